@@ -1,0 +1,73 @@
+"""The Flask application of the mock: blueprints, the one error renderer, the journaling layer."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from flask import Flask, Response, request
+from werkzeug.exceptions import HTTPException
+
+from .config import MockConfig
+from .control import ControlPlane
+from .errors import ApiError, ControlError, HttpError, MockError, OAuthError
+from .journal import JournalEntry
+from .views import api, controlapi, discovery, oauth
+from .views.render import json_response, render_http_error
+from .wsgi import JournalMiddleware, classify
+
+MAX_BODY_BYTES = 64 * 1024
+
+
+def create_app(config: MockConfig | None = None, *, control: ControlPlane | None = None,
+               drop_error: type[BaseException] = ConnectionAbortedError,
+               log: Callable[[JournalEntry], None] | None = None) -> Flask:
+    """Build the mock's WSGI app around a control plane (a new one from ``config`` by default)."""
+    plane = control or ControlPlane(config or MockConfig())
+    app = Flask("mock_server")
+    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    app.json.compact = True  # type: ignore[attr-defined]
+    app.url_map.strict_slashes = False
+    app.url_map.merge_slashes = False
+    app.extensions["scalekit_mock"] = plane
+    for blueprint in (oauth.bp, discovery.bp, controlapi.bp, api.bp):
+        app.register_blueprint(blueprint)
+    app.register_error_handler(HttpError, render_http_error)
+    app.register_error_handler(ControlError, _control_error)
+    app.register_error_handler(MockError, _control_error)
+    app.register_error_handler(HTTPException, _http_exception)
+    app.register_error_handler(Exception, _unexpected(plane))
+    app.wsgi_app = JournalMiddleware(app.wsgi_app, plane, drop_error, log)  # type: ignore[method-assign]
+    return app
+
+
+def _control_error(error: MockError) -> Response:
+    status = error.status if isinstance(error, ControlError) else 400
+    return json_response({"error": str(error)}, status)
+
+
+def _http_exception(error: HTTPException) -> Response:
+    """Werkzeug's own errors (405, 413, bad request line …), rendered in the endpoint's body shape."""
+    family = classify(request.path)
+    status = error.code or 500
+    if family == "control":
+        return json_response({"error": error.description or error.name}, status)
+    if family == "token":
+        key = "method_not_allowed" if status == 405 else "invalid_request"
+        response = render_http_error(OAuthError(key, error.description))
+    else:
+        key = {404: "not_found", 405: "method_not_allowed"}.get(status, "invalid_argument")
+        response = render_http_error(ApiError(key, error.description))
+    response.status_code = status
+    return response
+
+
+def _unexpected(plane: ControlPlane) -> Callable[[Exception], Response]:
+    def handle(error: Exception) -> Response:
+        # Kept for MockServer.check() to re-raise in the test; the client gets a clean 500.
+        plane.errors.append(error)
+        return render_http_error(ApiError("internal", f"{type(error).__name__}"))
+
+    return handle
+
+

@@ -1,0 +1,102 @@
+"""The mock's configuration: defaults first, then a config file, then the environment, then flags."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+from typing import Any, Mapping
+
+from .clients import Client, client_from_mapping
+from .errors import ConfigError, ControlError
+
+
+@dataclass(frozen=True)
+class MockConfig:
+    """How a mock is set up. ``clients`` ``None`` means the default clients of ``fixtures/``."""
+
+    host: str = "127.0.0.1"
+    port: int = 0
+    issuer: str | None = None
+    token_lifetime: int | None = None
+    clients: tuple[Client, ...] | None = None
+    journal_size: int = 10_000
+    threads: int = 8
+    signing_key_file: str | None = None
+    log_requests: bool = False
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.port <= 65535:
+            raise ConfigError(f"port must be from 0 to 65535, not {self.port}")
+        if self.token_lifetime is not None and not 2 <= self.token_lifetime <= 10**8:
+            raise ConfigError("token lifetime must be from 2 to 100000000 seconds")
+        if not 1 <= self.journal_size <= 10**7:
+            raise ConfigError("journal size must be from 1 to 10000000 entries")
+        if not 1 <= self.threads <= 256:
+            raise ConfigError("threads must be from 1 to 256")
+        if self.issuer is not None and (not self.issuer.startswith(("http://", "https://")) or self.issuer.endswith("/")):
+            raise ConfigError("issuer must be an http(s) URL without a trailing slash")
+
+    def with_env(self, environ: Mapping[str, str] | None = None, defaults: tuple[Client, ...] = ()) -> MockConfig:
+        """Take the client from ``SCALEKIT_CLIENT_ID``/``SCALEKIT_CLIENT_SECRET`` when both are set,
+        so one ``.env`` configures the mock and the app; it replaces the default environment client."""
+        env = os.environ if environ is None else environ
+        client_id, secret = env.get("SCALEKIT_CLIENT_ID"), env.get("SCALEKIT_CLIENT_SECRET")
+        if not client_id or not secret:
+            return self
+        try:
+            mine = client_from_mapping({"client_id": client_id, "client_secret": secret})
+        except ControlError as exc:
+            raise ConfigError(f"SCALEKIT_CLIENT_ID/SCALEKIT_CLIENT_SECRET: {exc}") from exc
+        others = tuple(c for c in (self.clients or defaults) if c.scopes is not None and c.client_id != client_id)
+        return replace(self, clients=(mine, *others))
+
+    @classmethod
+    def from_file(cls, path: str | Path, base: MockConfig | None = None) -> MockConfig:
+        """Read a JSON config file: any field of this class, ``clients`` as a list of objects."""
+        try:
+            data = json.loads(Path(path).read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, ValueError) as exc:
+            raise ConfigError(f"cannot read config file {path}: {exc}") from exc
+        if not isinstance(data, dict):
+            raise ConfigError(f"config file {path}: must hold a JSON object")
+        return cls.from_mapping(data, base or cls(), source=str(path))
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any], base: MockConfig, source: str = "config") -> MockConfig:
+        names = {f.name: f for f in fields(cls)}
+        unknown = set(data) - set(names)
+        if unknown:
+            raise ConfigError(f"{source}: unknown field(s): {', '.join(sorted(unknown))}")
+        changes: dict[str, Any] = {}
+        for key, value in data.items():
+            if key == "clients":
+                changes[key] = _clients(value, source)
+            elif key in ("issuer", "signing_key_file") and (value is None or isinstance(value, str)):
+                changes[key] = value
+            elif key == "host" and isinstance(value, str):
+                changes[key] = value
+            elif key == "log_requests" and isinstance(value, bool):
+                changes[key] = value
+            elif key in ("port", "token_lifetime", "journal_size", "threads") and _is_int(value, key == "token_lifetime"):
+                changes[key] = value
+            else:
+                raise ConfigError(f"{source}: '{key}' has the wrong type")
+        try:
+            return replace(base, **changes)
+        except ConfigError as exc:
+            raise ConfigError(f"{source}: {exc}") from exc
+
+
+def _is_int(value: Any, nullable: bool) -> bool:
+    return (value is None and nullable) or (isinstance(value, int) and not isinstance(value, bool))
+
+
+def _clients(value: Any, source: str) -> tuple[Client, ...]:
+    if not isinstance(value, list) or not value or not all(isinstance(v, dict) for v in value):
+        raise ConfigError(f"{source}: 'clients' must be a non-empty list of objects")
+    try:
+        return tuple(client_from_mapping(v) for v in value)
+    except ControlError as exc:
+        raise ConfigError(f"{source}: {exc}") from exc

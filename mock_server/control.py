@@ -1,0 +1,208 @@
+"""The control plane: the one implementation of everything a test can steer or read back.
+
+The ``/_mock/`` HTTP endpoints and the ``MockServer`` methods are thin faces over this class.
+It knows nothing of Flask or HTTP.
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+from pathlib import Path
+from typing import Any, Mapping
+
+import jwt
+
+from .clients import Client, ClientRegistry, client_from_mapping
+from .clock import VirtualClock
+from .config import MockConfig
+from .data import Fixtures, load_fixtures
+from .errors import ConfigError, ControlError
+from .faults import FaultQueue, fault_from_mapping
+from .journal import Journal, Redactor, fingerprint
+from .keys import KeyRing, SigningKey
+from .organizations import OrganizationStore
+from .routes import RouteTable
+from .tokens import Revocations, TokenIssuer, TokenPolicy, TokenVerifier, jti_sequence
+
+
+@functools.lru_cache(maxsize=4)
+def _route_table(fixtures: Fixtures) -> RouteTable:
+    return RouteTable(fixtures.routes, fixtures.auth_policies)
+
+
+@functools.lru_cache(maxsize=4)
+def _default_key(fixtures: Fixtures) -> SigningKey:
+    return SigningKey.from_pem(fixtures.token["default_key"]["kid"], fixtures.default_key_pem())
+
+
+def default_clients(fixtures: Fixtures) -> tuple[Client, ...]:
+    return tuple(client_from_mapping(c) for c in fixtures.clients)
+
+
+class ControlPlane:
+    """Clock, clients, keys, revocation, faults and journal of one mock environment."""
+
+    def __init__(self, config: MockConfig | None = None, issuer: str | None = None,
+                 fixtures: Fixtures | None = None, clock: VirtualClock | None = None) -> None:
+        self.config = config or MockConfig()
+        self.fixtures = fixtures or load_fixtures()
+        self.clock = clock or VirtualClock()
+        self.routes = _route_table(self.fixtures)
+        self.keys = KeyRing(self._initial_key())
+        self.revocations = Revocations()
+        self.issuer = TokenIssuer(self.keys)
+        self.verifier = TokenVerifier(self.keys, self.revocations)
+        self.clients = ClientRegistry(self._initial_clients())
+        self.faults = FaultQueue()
+        self.journal = Journal(self.config.journal_size)
+        self._seen_secrets = {c.client_secret for c in self.clients.all()}
+        self.redactor = Redactor(lambda: self._seen_secrets)
+        self.organizations = OrganizationStore(self.fixtures.organizations)
+        self.errors: list[BaseException] = []
+        self._release = threading.Event()
+        self.policy = TokenPolicy.from_fixture("http://127.0.0.1", self.fixtures.token, self.config.token_lifetime)
+        self.set_issuer(issuer or self.config.issuer or f"http://{self.config.host}:{self.config.port}")
+
+    def _initial_key(self) -> SigningKey:
+        path = self.config.signing_key_file
+        if path is None:
+            return _default_key(self.fixtures)
+        try:
+            pem = Path(path).read_bytes()
+        except OSError as exc:
+            raise ConfigError(f"cannot read signing key file {path}: {exc}") from exc
+        return SigningKey.from_pem(self.fixtures.token["kid_prefix"] + "10000000000000001", pem)
+
+    def _initial_clients(self) -> tuple[Client, ...]:
+        return self.config.clients if self.config.clients is not None else default_clients(self.fixtures)
+
+    def set_issuer(self, issuer: str) -> None:
+        """The environment URL: tokens' ``iss``, checked on every API call."""
+        self.policy = TokenPolicy.from_fixture(issuer.rstrip("/"), self.fixtures.token, self.config.token_lifetime)
+
+    # -- time ---------------------------------------------------------------------------------
+    def now(self) -> float:
+        return self.clock.now()
+
+    def advance_clock(self, seconds: float) -> float:
+        try:
+            return self.clock.advance(seconds)
+        except ValueError as exc:
+            raise ControlError(str(exc)) from exc
+
+    def set_clock(self, timestamp: float) -> float:
+        return self.clock.set(timestamp)
+
+    # -- clients ------------------------------------------------------------------------------
+    def put_client(self, spec: Mapping[str, Any] | Client) -> Client:
+        """Add a client, or replace the one with the same id."""
+        client = spec if isinstance(spec, Client) else client_from_mapping(spec)
+        self._seen_secrets = self._seen_secrets | {client.client_secret}
+        self.clients.put(client)
+        return client
+
+    def remove_client(self, client_id: str) -> None:
+        self.clients.remove(client_id)
+
+    def list_clients(self) -> list[dict[str, Any]]:
+        return [c.public() for c in self.clients.all()]
+
+    # -- keys and revocation ------------------------------------------------------------------
+    def rotate_keys(self, grace_seconds: float | None = None) -> str:
+        """Sign with a new key from now on; the old one stays in the JWKS for ``grace_seconds``
+        (default from the fixtures; 0 drops it at once, so its tokens stop verifying)."""
+        grace = self.fixtures.token["key_grace_seconds"] if grace_seconds is None else grace_seconds
+        if grace < 0:
+            raise ControlError("grace_seconds must not be negative")
+        return self.keys.rotate(SigningKey.generate(self.fixtures.token["kid_prefix"]), self.now(), grace).kid
+
+    def jwks(self) -> dict[str, Any]:
+        return self.keys.jwks(self.now())
+
+    def revoke(self, *, jti: str | None = None, token: str | None = None) -> str:
+        """Revoke one token, named by its ``jti`` or given whole; API calls with it get 401 Token expired."""
+        if token is not None:
+            jti = _unverified_jti(token)
+        if not jti:
+            raise ControlError("name the token to revoke by 'jti' or 'token'")
+        self.revocations.revoke(jti)
+        return jti
+
+    def revoke_all(self) -> int:
+        """Revoke every token issued so far; returns the last revoked sequence number."""
+        last = self.issuer.last_sequence
+        self.revocations.revoke_up_to(last)
+        return last
+
+    # -- faults -------------------------------------------------------------------------------
+    def add_fault(self, spec: Mapping[str, Any]) -> dict[str, Any]:
+        fault = fault_from_mapping(self.faults.next_id(), spec, self.fixtures.faults["presets"],
+                                   float(self.fixtures.faults["hang_max_seconds"]))
+        return self.faults.add(fault).describe()
+
+    def list_faults(self) -> list[dict[str, Any]]:
+        return self.faults.pending()
+
+    def clear_faults(self) -> None:
+        self.faults.clear()
+
+    @property
+    def release_event(self) -> threading.Event:
+        """Set when hung and delayed requests must let go (reset or stop)."""
+        return self._release
+
+    # -- journal ------------------------------------------------------------------------------
+    def journal_entries(self, **filters: Any) -> list[dict[str, Any]]:
+        return self.journal.entries(**filters)
+
+    def clear_journal(self) -> None:
+        self.journal.clear()
+
+    # -- whole state --------------------------------------------------------------------------
+    def reset(self) -> None:
+        """Back to the initial state: clock, clients, keys, revocations, faults, journal, data."""
+        released, self._release = self._release, threading.Event()
+        released.set()
+        self.clock.reset()
+        self.clients.replace_all(self._initial_clients())
+        self.keys.reset()
+        self.revocations.reset()
+        self.faults.clear()
+        self.journal.clear()
+        self.organizations.reset()
+        self.errors.clear()
+
+    def shutdown(self) -> None:
+        self._release.set()
+
+    def state(self) -> dict[str, Any]:
+        now = self.now()
+        return {"issuer": self.policy.issuer, "now": now, "clock_offset": self.clock.offset,
+                "clients": self.list_clients(), "keys": [k.kid for k in self.keys.published(now)],
+                "faults": self.list_faults(), "journal": {"size": self.journal.size, "last_seq": self.journal.last_seq()}}
+
+    def token_summary(self, token: str) -> dict[str, Any]:
+        """What the journal records of a bearer token: a fingerprint, and its jti/exp if readable."""
+        summary: dict[str, Any] = {"fingerprint": fingerprint(token)}
+        claims = _unverified_claims(token)
+        for name in ("jti", "iat", "exp"):
+            if name in claims:
+                summary[name] = claims[name]
+        return summary
+
+    def sequence_of(self, jti: str) -> int | None:
+        return jti_sequence(jti, self.policy.jti_prefix)
+
+
+def _unverified_claims(token: str) -> dict[str, Any]:
+    try:
+        claims = jwt.decode(token, options={"verify_signature": False})
+    except jwt.PyJWTError:
+        return {}
+    return claims if isinstance(claims, dict) else {}
+
+
+def _unverified_jti(token: str) -> str | None:
+    jti = _unverified_claims(token).get("jti")
+    return jti if isinstance(jti, str) else None

@@ -1,0 +1,95 @@
+"""The fixture data the mock is made of, read from ``fixtures/`` (shipped inside the wheel).
+
+Every fact that could be wrong about the real service lives in those files, not in code; this
+module only finds and parses them. The parsed data is immutable and cached per process, so that
+starting a second mock costs no file reads.
+"""
+
+from __future__ import annotations
+
+import csv
+import functools
+import io
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError
+
+
+def fixtures_dir() -> Path:
+    """Where the fixture files are: inside the installed package, or beside it in a checkout."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here / "fixtures", here.parent / "fixtures"):
+        if (candidate / "token.json").is_file():
+            return candidate
+    raise ConfigError(f"fixture data not found next to {here}")
+
+
+@dataclass(frozen=True)
+class RouteRow:
+    """One line of the routes table: an RPC with its REST binding and required permissions."""
+
+    rpc: str
+    method: str
+    template: str
+    body_field: str
+    auth_type: str
+    permissions: tuple[str, ...]
+
+
+@dataclass(frozen=True, eq=False)
+class Fixtures:
+    """All fixture data, parsed."""
+
+    clients: tuple[dict[str, Any], ...]
+    token: dict[str, Any]
+    errors: dict[str, Any]
+    faults: dict[str, Any]
+    organizations: dict[str, Any]
+    auth_policies: dict[str, str]
+    routes: tuple[RouteRow, ...]
+    directory: Path
+
+    def api_error(self, key: str) -> dict[str, Any]:
+        return dict(self.errors["api"][key])
+
+    def default_key_pem(self) -> bytes:
+        return (self.directory / self.token["default_key"]["file"]).read_bytes()
+
+
+def _read_json(directory: Path, name: str) -> dict[str, Any]:
+    try:
+        data = json.loads((directory / name).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"cannot read fixture {name}: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ConfigError(f"fixture {name} must hold a JSON object")
+    return data
+
+
+def parse_routes(text: str) -> tuple[RouteRow, ...]:
+    """Parse the tab-separated routes table (header line first)."""
+    rows = []
+    for row in csv.DictReader(io.StringIO(text), delimiter="\t"):
+        perms = tuple(p for p in (row.get("required_permissions") or "").split(",") if p)
+        rows.append(RouteRow(row["rpc"], row["http_method"].upper(), row["path_template"],
+                             row.get("body_field") or "", row.get("auth_type") or "", perms))
+    return tuple(rows)
+
+
+@functools.lru_cache(maxsize=4)
+def load_fixtures(directory: Path | None = None) -> Fixtures:
+    """Read every fixture file once per process (the data is never mutated)."""
+    directory = directory or fixtures_dir()
+    return Fixtures(
+        clients=tuple(_read_json(directory, "clients.json")["clients"]),
+        token=_read_json(directory, "token.json"),
+        errors=_read_json(directory, "errors.json"),
+        faults=_read_json(directory, "faults.json"),
+        organizations=_read_json(directory, "organizations.json"),
+        auth_policies=_read_json(directory, "auth_policies.json")["policies"],
+        routes=parse_routes((directory / "routes.tsv").read_text(encoding="utf-8")),
+        directory=directory,
+    )

@@ -1,0 +1,57 @@
+"""Errors of the mock: the package's misuse error and the HTTP errors its endpoints answer with.
+
+An HTTP error is a tiny class naming an entry of ``fixtures/errors.json``; one renderer (in
+``app.py``) turns any of them into its documented body, so no message text lives in code.
+"""
+
+from __future__ import annotations
+
+
+class MockError(Exception):
+    """Root of the errors raised for misuse of the mock (bad config, bad control-plane input)."""
+
+
+class ConfigError(MockError):
+    """The configuration given to the mock cannot be used."""
+
+
+class ControlError(MockError):
+    """A control-plane operation was asked with bad arguments or for something that does not exist."""
+
+    status = 400
+
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class HttpError(Exception):
+    """Base of the errors an endpoint answers with; ``key`` names an entry of the fixtures."""
+
+    family = ""
+    key = ""
+
+    def __init__(self, detail: str | None = None, headers: dict[str, str] | None = None) -> None:
+        super().__init__(detail or self.key)
+        self.detail = detail
+        self.headers = headers or {}
+
+
+class ApiError(HttpError):
+    """An error of the protected API, rendered as a grpc-gateway ``google.rpc.Status`` body."""
+
+    family = "api"
+
+    def __init__(self, key: str, detail: str | None = None, headers: dict[str, str] | None = None) -> None:
+        super().__init__(detail, headers)
+        self.key = key
+
+
+class OAuthError(HttpError):
+    """An error of the token endpoint, rendered as an RFC 6749 section 5.2 body."""
+
+    family = "oauth"
+
+    def __init__(self, key: str, detail: str | None = None, headers: dict[str, str] | None = None) -> None:
+        super().__init__(detail, headers)
+        self.key = key

@@ -1,0 +1,149 @@
+"""Faults: one-shot behaviours queued by a test and consumed by the next matching requests."""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from dataclasses import dataclass, field, replace
+from typing import Any, Mapping
+
+from .errors import ControlError
+
+ENDPOINTS = ("token", "api", "keys", "discovery", "any")
+KINDS = ("status", "delay", "drop", "hang", "malformed_token", "token_expired", "forbidden")
+MALFORMED = ("not_json", "missing_access_token", "expires_in_string")
+
+
+@dataclass(frozen=True)
+class Fault:
+    """What to do to the next ``count`` requests to ``endpoint`` (optionally only under ``path``).
+
+    ``status`` faults answer ``status`` with a preset body (``preset``) or the given ``body``;
+    ``delay`` waits ``seconds`` then serves normally; ``drop`` closes the connection with no
+    response; ``hang`` answers nothing for ``seconds`` (or until reset), then drops;
+    ``malformed_token`` answers a broken 200 (``variant``); ``token_expired`` and ``forbidden``
+    force that error on an API call.
+    """
+
+    id: int
+    kind: str
+    endpoint: str = "any"
+    path: str | None = None
+    method: str | None = None
+    count: int = 1
+    status: int | None = None
+    preset: str | None = None
+    body: Any = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+    seconds: float = 0.0
+    variant: str | None = None
+
+    def matches(self, endpoint: str, method: str, path: str) -> bool:
+        return ((self.endpoint == "any" or self.endpoint == endpoint)
+                and (self.method is None or self.method == method)
+                and (self.path is None or path.startswith(self.path)))
+
+    def describe(self) -> dict[str, Any]:
+        out = {k: v for k, v in self.__dict__.items() if v not in (None, {}, 0.0) or k in ("id", "count")}
+        out["headers"] = dict(self.headers)
+        return out
+
+
+def _number(spec: Mapping[str, Any], name: str, default: float, low: float, high: float) -> float:
+    value = spec.get(name, default)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
+        raise ControlError(f"'{name}' must be a number from {low} to {high}")
+    return float(value)
+
+
+def fault_from_mapping(fault_id: int, spec: Mapping[str, Any], presets: Mapping[str, Any], hang_max: float) -> Fault:
+    """Validate a fault as given to the control plane (JSON-like) and build it."""
+    known = {"kind", "endpoint", "path", "method", "count", "status", "preset", "body", "headers", "seconds", "variant"}
+    unknown = set(spec) - known
+    if unknown:
+        raise ControlError(f"unknown fault field(s): {', '.join(sorted(unknown))}")
+    kind = spec.get("kind")
+    if kind not in KINDS:
+        raise ControlError(f"'kind' must be one of: {', '.join(KINDS)}")
+    default_endpoint = {"malformed_token": "token", "token_expired": "api", "forbidden": "api"}.get(kind, "any")
+    endpoint = spec.get("endpoint", default_endpoint)
+    if endpoint not in ENDPOINTS:
+        raise ControlError(f"'endpoint' must be one of: {', '.join(ENDPOINTS)}")
+    if kind == "malformed_token" and endpoint != "token":
+        raise ControlError("a malformed_token fault applies to the token endpoint only")
+    if kind in ("token_expired", "forbidden") and endpoint != "api":
+        raise ControlError(f"a {kind} fault applies to API calls only")
+    path, method = spec.get("path"), spec.get("method")
+    if path is not None and (not isinstance(path, str) or not path.startswith("/")):
+        raise ControlError("'path' must be a string starting with '/'")
+    if method is not None and (not isinstance(method, str) or not method.isalpha()):
+        raise ControlError("'method' must be an HTTP method name")
+    count = int(_number(spec, "count", 1, 1, 1_000_000))
+    if spec.get("count", 1) != count:
+        raise ControlError("'count' must be a whole number")
+    headers = spec.get("headers", {})
+    if not isinstance(headers, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in headers.items()):
+        raise ControlError("'headers' must be an object of strings")
+    fault = Fault(fault_id, kind, endpoint, path, method.upper() if method else None, count,
+                  headers=headers, body=spec.get("body"))
+    return _with_kind_fields(fault, spec, presets, hang_max)
+
+
+def _with_kind_fields(fault: Fault, spec: Mapping[str, Any], presets: Mapping[str, Any], hang_max: float) -> Fault:
+    if fault.kind == "status":
+        preset = spec.get("preset")
+        if preset is not None and preset not in presets:
+            raise ControlError(f"'preset' must be one of: {', '.join(presets)}")
+        status = spec.get("status", presets[preset]["status"] if preset else None)
+        if isinstance(status, bool) or not isinstance(status, int) or not 100 <= status <= 599:
+            raise ControlError("a status fault needs 'status' (100-599) or a 'preset'")
+        return replace(fault, status=status, preset=preset)
+    if fault.kind in ("delay", "hang"):
+        default = hang_max if fault.kind == "hang" else 1.0
+        return replace(fault, seconds=_number(spec, "seconds", default, 0, hang_max))
+    if fault.kind == "malformed_token":
+        variant = spec.get("variant", "not_json")
+        if variant not in MALFORMED:
+            raise ControlError(f"'variant' must be one of: {', '.join(MALFORMED)}")
+        return replace(fault, variant=variant)
+    return fault
+
+
+class FaultQueue:
+    """Queued faults in order; the first one matching a request is consumed by it."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._faults: list[Fault] = []
+        self._remaining: dict[int, int] = {}
+        self._ids = itertools.count(1)
+
+    def next_id(self) -> int:
+        return next(self._ids)
+
+    def add(self, fault: Fault) -> Fault:
+        with self._lock:
+            self._faults.append(fault)
+            self._remaining[fault.id] = fault.count
+        return fault
+
+    def take(self, endpoint: str, method: str, path: str) -> Fault | None:
+        if not self._faults:  # the common case costs no lock
+            return None
+        with self._lock:
+            for fault in self._faults:
+                if fault.matches(endpoint, method, path):
+                    self._remaining[fault.id] -= 1
+                    if self._remaining[fault.id] <= 0:
+                        self._faults.remove(fault)
+                        del self._remaining[fault.id]
+                    return fault
+        return None
+
+    def pending(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return [{**f.describe(), "remaining": self._remaining[f.id]} for f in self._faults]
+
+    def clear(self) -> None:
+        with self._lock:
+            self._faults, self._remaining = [], {}

@@ -1,0 +1,93 @@
+"""The API's routes, from the routes table: matching a method and path to an RPC and its permissions."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Iterable
+
+from .data import RouteRow
+
+_PARAM = re.compile(r"\{([A-Za-z_][A-Za-z0-9_.]*)(?:=[^}]*)?\}")
+
+
+@dataclass(frozen=True)
+class Route:
+    """A served route: the table row, its compiled pattern and how it is authenticated."""
+
+    row: RouteRow
+    pattern: re.Pattern[str]
+    policy: str  # "none", "client" or "not_client" (see fixtures/auth_policies.json)
+    literal_weight: int
+
+    @property
+    def rpc(self) -> str:
+        return self.row.rpc
+
+    @property
+    def method_name(self) -> str:
+        return self.row.rpc.rsplit("/", 1)[-1]
+
+    def allows(self, scopes: tuple[str, ...] | None) -> bool:
+        """Whether a token with these scopes may call the route (``None``: full access).
+
+        Where the table lists several permissions, any one of them suffices (inferred).
+        """
+        if scopes is None or not self.row.permissions:
+            return True
+        return any(p in scopes for p in self.row.permissions)
+
+
+def compile_template(template: str) -> re.Pattern[str]:
+    """Turn a grpc-gateway path template into a regex: ``{x}`` is one segment, ``**`` the rest."""
+    out, pos = [], 0
+    for m in _PARAM.finditer(template):
+        out.append(re.escape(template[pos:m.start()]))
+        follows_verb = template[m.end():m.end() + 1] == ":"
+        out.append(f"(?P<{m.group(1).replace('.', '__')}>[^/:]+)" if follows_verb
+                   else f"(?P<{m.group(1).replace('.', '__')}>[^/]+)")
+        pos = m.end()
+    out.append(re.escape(template[pos:]))
+    return re.compile("".join(out).replace(re.escape("**"), ".+") + r"\Z")
+
+
+def _bucket_key(path: str) -> tuple[str, int]:
+    parts = path.split("/")
+    return (parts[1] if len(parts) > 1 else "", len(parts))
+
+
+class RouteTable:
+    """All routes, indexed by first segment and segment count so a lookup tries only a few."""
+
+    def __init__(self, rows: Iterable[RouteRow], policies: dict[str, str]) -> None:
+        self.routes: list[Route] = []
+        self._buckets: dict[tuple[str, int], list[Route]] = {}
+        self._wild: list[Route] = []
+        for row in rows:
+            literal = len(_PARAM.sub("", row.template))
+            route = Route(row, compile_template(row.template), policies.get(row.auth_type, "client"), literal)
+            self.routes.append(route)
+            if "**" in row.template:
+                self._wild.append(route)
+            else:
+                self._buckets.setdefault(_bucket_key(row.template), []).append(route)
+        for bucket in self._buckets.values():
+            bucket.sort(key=lambda r: -r.literal_weight)
+        self.all_permissions = frozenset(p for r in self.routes for p in r.row.permissions)
+
+    def match(self, method: str, path: str) -> tuple[Route | None, bool]:
+        """Return ``(route, path_known)``: the route for method and path, and whether the path
+        matched any route at all (for telling 404 from 405)."""
+        path_known = False
+        for route in self._buckets.get(_bucket_key(path), []) + self._wild:
+            if route.pattern.match(path):
+                if route.row.method == method:
+                    return route, True
+                path_known = True
+        return None, path_known
+
+    def by_rpc(self, rpc: str) -> Route | None:
+        for route in self.routes:
+            if route.rpc == rpc:
+                return route
+        return None

@@ -1,0 +1,165 @@
+"""``MockServer``: the mock on 127.0.0.1 in a background thread, for tests and tools."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from types import TracebackType
+from typing import Any, Callable, Mapping
+
+from waitress.channel import ClientDisconnected
+from waitress.server import create_server
+
+from .app import create_app
+from .clients import Client
+from .config import MockConfig
+from .control import ControlPlane
+from .errors import MockError
+from .journal import JournalEntry
+
+
+class ServerError(MockError):
+    """An unexpected error happened inside the mock while serving a request."""
+
+
+class MockServer:
+    """A running mock environment. Start it, point a client at ``url``, steer it, stop it.
+
+    Every control-plane operation is a method here; the same operations exist under ``/_mock/``.
+    """
+
+    def __init__(self, config: MockConfig | None = None, *, log: Callable[[JournalEntry], None] | None = None,
+                 **overrides: Any) -> None:
+        from dataclasses import replace
+
+        self.config = replace(config or MockConfig(), **overrides)
+        self.control = ControlPlane(self.config)
+        self.app = create_app(control=self.control, drop_error=ClientDisconnected, log=log)
+        self._server: Any = None
+        self._thread: threading.Thread | None = None
+
+    # -- life cycle ---------------------------------------------------------------------------
+    def start(self) -> MockServer:
+        if self._server is not None:
+            return self
+        try:
+            server = create_server(self.app, host=self.config.host, port=self.config.port,
+                                   threads=self.config.threads, ident="scalekit-mock",
+                                   channel_timeout=300, cleanup_interval=30, clear_untrusted_proxy_headers=True)
+        except OSError as exc:
+            raise MockError(f"cannot listen on {self.config.host}:{self.config.port}: {exc}") from exc
+        self._server = server
+        self.port = int(server.effective_port)  # type: ignore[union-attr]
+        host = self.config.host if ":" not in self.config.host else f"[{self.config.host}]"
+        self.url = self.config.issuer or f"http://{host}:{self.port}"
+        self.control.set_issuer(self.url)
+        self._thread = threading.Thread(target=self._serve, name=f"scalekit-mock:{self.port}", daemon=True)
+        self._thread.start()
+        return self
+
+    def _serve(self) -> None:
+        try:
+            self._server.run()
+        except Exception as exc:  # noqa: BLE001 - reported to the test through check()
+            if self._server is not None:
+                self.control.errors.append(exc)
+
+    def stop(self) -> None:
+        """Release hung requests, close every connection and wait for the serving thread."""
+        server, self._server = self._server, None
+        if server is None:
+            return
+        self.control.shutdown()
+        done = threading.Event()
+
+        def close_all() -> None:
+            for channel in list(server._map.values()):
+                channel.handle_close()
+            done.set()
+
+        logging.getLogger("waitress").disabled = True
+        server.trigger.pull_trigger(close_all)
+        done.wait(5)
+        server.task_dispatcher.shutdown(cancel_pending=True, timeout=5)
+        if self._thread is not None:
+            self._thread.join(5)
+        logging.getLogger("waitress").disabled = False
+
+    def __enter__(self) -> MockServer:
+        return self.start()
+
+    def __exit__(self, kind: type[BaseException] | None, value: BaseException | None, tb: TracebackType | None) -> None:
+        self.stop()
+
+    def check(self) -> None:
+        """Re-raise (once) the first unexpected error raised inside the server since the last check."""
+        if self.control.errors:
+            errors = list(self.control.errors)
+            self.control.errors.clear()
+            raise ServerError(f"the mock failed while serving: {errors[0]!r}") from errors[0]
+
+    # -- what a client needs ------------------------------------------------------------------
+    @property
+    def default_client(self) -> Client:
+        """The full-access client (the first configured one if none has full access)."""
+        clients = self.control.clients.all()
+        return next((c for c in clients if c.scopes is None), clients[0])
+
+    @property
+    def client_id(self) -> str:
+        return self.default_client.client_id
+
+    @property
+    def client_secret(self) -> str:
+        return self.default_client.client_secret
+
+    @property
+    def limited_client(self) -> Client | None:
+        """A client with restricted scopes (the default organization client), if there is one."""
+        return next((c for c in self.control.clients.all() if c.scopes is not None), None)
+
+    @property
+    def env(self) -> dict[str, str]:
+        """The three variables a Scalekit client reads, pointing at this mock."""
+        return {"SCALEKIT_ENVIRONMENT_URL": self.url, "SCALEKIT_CLIENT_ID": self.client_id,
+                "SCALEKIT_CLIENT_SECRET": self.client_secret}
+
+    # -- the control plane --------------------------------------------------------------------
+    def reset(self) -> None:
+        self.control.reset()
+
+    def now(self) -> float:
+        return self.control.now()
+
+    def advance_clock(self, seconds: float) -> float:
+        return self.control.advance_clock(seconds)
+
+    def set_clock(self, timestamp: float) -> float:
+        return self.control.set_clock(timestamp)
+
+    def put_client(self, spec: Mapping[str, Any] | Client) -> Client:
+        return self.control.put_client(spec)
+
+    def remove_client(self, client_id: str) -> None:
+        self.control.remove_client(client_id)
+
+    def rotate_keys(self, grace_seconds: float | None = None) -> str:
+        return self.control.rotate_keys(grace_seconds)
+
+    def revoke(self, *, jti: str | None = None, token: str | None = None) -> str:
+        return self.control.revoke(jti=jti, token=token)
+
+    def revoke_all(self) -> int:
+        return self.control.revoke_all()
+
+    def add_fault(self, kind: str, **spec: Any) -> dict[str, Any]:
+        return self.control.add_fault({"kind": kind, **spec})
+
+    def clear_faults(self) -> None:
+        self.control.clear_faults()
+
+    def journal(self, **filters: Any) -> list[dict[str, Any]]:
+        return self.control.journal_entries(**filters)
+
+    def clear_journal(self) -> None:
+        self.control.clear_journal()

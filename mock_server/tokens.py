@@ -1,0 +1,167 @@
+"""Access tokens: issuing RS256 JWTs shaped like Scalekit's, and checking them on API calls."""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import jwt
+
+from .clients import Client
+from .errors import ApiError
+from .keys import KeyRing
+
+
+@dataclass(frozen=True)
+class TokenPolicy:
+    """The issuance settings of ``fixtures/token.json`` (plus the issuer URL)."""
+
+    issuer: str
+    lifetime_seconds: int
+    expires_in_shortfall: int
+    token_type: str
+    full_access_scope: str
+    jti_prefix: str
+
+    @classmethod
+    def from_fixture(cls, issuer: str, data: dict[str, Any], lifetime: int | None = None) -> TokenPolicy:
+        return cls(issuer, int(lifetime or data["lifetime_seconds"]), int(data["expires_in_shortfall"]),
+                   data["token_type"], data["full_access_scope"], data["jti_prefix"])
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    """A token just signed, with what the token response and the journal say about it."""
+
+    access_token: str
+    jti: str
+    iat: int
+    exp: int
+    expires_in: int
+    scope: str
+
+    def response(self, token_type: str) -> dict[str, Any]:
+        return {"access_token": self.access_token, "token_type": token_type,
+                "expires_in": self.expires_in, "scope": self.scope}
+
+
+@dataclass(frozen=True)
+class VerifiedToken:
+    """The claims of a token that passed every check."""
+
+    claims: dict[str, Any]
+
+    @property
+    def jti(self) -> str:
+        return str(self.claims.get("jti", ""))
+
+    @property
+    def scopes(self) -> tuple[str, ...] | None:
+        """``None`` for a full-access token (no ``scopes`` claim)."""
+        scopes = self.claims.get("scopes")
+        return None if scopes is None else tuple(s for s in scopes if isinstance(s, str))
+
+
+class Revocations:
+    """Revoked tokens: single ids, plus a watermark below which every earlier token is revoked."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._jtis: frozenset[str] = frozenset()
+        self._watermark = -1
+
+    def revoke(self, jti: str) -> None:
+        with self._lock:
+            self._jtis = self._jtis | {jti}
+
+    def revoke_up_to(self, sequence: int) -> None:
+        with self._lock:
+            self._watermark = max(self._watermark, sequence)
+
+    def is_revoked(self, jti: str, sequence: int | None) -> bool:
+        return jti in self._jtis or (sequence is not None and sequence <= self._watermark)
+
+    def reset(self) -> None:
+        with self._lock:
+            self._jtis, self._watermark = frozenset(), -1
+
+
+class TokenIssuer:
+    """Signs access tokens with the key ring's current key; ``jti`` numbers only grow."""
+
+    def __init__(self, keys: KeyRing, first_sequence: int | None = None) -> None:
+        self._keys = keys
+        # Start from the wall clock in microseconds so ids stay unique across mock restarts.
+        self._sequence = itertools.count(first_sequence or time.time_ns() // 1000)
+        self.last_sequence = -1
+
+    def issue(self, policy: TokenPolicy, client: Client, scopes: tuple[str, ...] | None, now: float) -> IssuedToken:
+        seq = next(self._sequence)
+        self.last_sequence = seq
+        lifetime = client.token_lifetime or policy.lifetime_seconds
+        iat = int(now)
+        jti = f"{policy.jti_prefix}{seq}"
+        claims: dict[str, Any] = {"iss": policy.issuer, "sub": client.client_id}
+        if client.audience:
+            claims["aud"] = list(client.audience)
+        claims.update(client_id=client.client_id, jti=jti, iat=iat, nbf=iat, exp=iat + lifetime)
+        if client.organization_id:
+            claims["oid"] = client.organization_id
+        if scopes is not None:
+            claims["scopes"] = list(scopes)
+        key = self._keys.current
+        token = jwt.encode(claims, key.private_key, algorithm="RS256", headers={"kid": key.kid})
+        scope = " ".join(scopes) if scopes else policy.full_access_scope
+        return IssuedToken(token, jti, iat, iat + lifetime, max(lifetime - policy.expires_in_shortfall, 1), scope)
+
+
+def jti_sequence(jti: str, prefix: str) -> int | None:
+    digits = jti[len(prefix):] if jti.startswith(prefix) else ""
+    return int(digits) if digits.isdigit() and len(digits) < 40 else None
+
+
+class TokenVerifier:
+    """Checks a bearer token as the real API does; raises ``ApiError`` naming the failure."""
+
+    def __init__(self, keys: KeyRing, revocations: Revocations) -> None:
+        self._keys = keys
+        self._revocations = revocations
+
+    def verify(self, token: str, policy: TokenPolicy, now: float) -> VerifiedToken:
+        claims = self._decode(token, policy, now)
+        exp, nbf = claims.get("exp"), claims.get("nbf", claims.get("iat"))
+        if not isinstance(exp, (int, float)) or isinstance(exp, bool):
+            raise ApiError("invalid_token", "exp claim missing or not a number")
+        if isinstance(nbf, (int, float)) and nbf > now + 1:
+            raise ApiError("invalid_token", "token not valid yet (nbf in the future)")
+        if exp <= now:
+            raise ApiError("token_expired", "exp is past on the mock's clock")
+        jti = claims.get("jti")
+        if isinstance(jti, str) and self._revocations.is_revoked(jti, jti_sequence(jti, policy.jti_prefix)):
+            raise ApiError("token_expired", "token revoked")
+        return VerifiedToken(claims)
+
+    def _decode(self, token: str, policy: TokenPolicy, now: float) -> dict[str, Any]:
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.PyJWTError as exc:
+            raise ApiError("invalid_token", "not a JWT") from exc
+        if header.get("alg") != "RS256":
+            raise ApiError("invalid_token", f"alg {header.get('alg')!r} is not RS256")
+        kid = header.get("kid")
+        key = self._keys.find(kid, now) if isinstance(kid, str) else None
+        if key is None:
+            raise ApiError("invalid_token", "unknown kid")
+        try:
+            claims: dict[str, Any] = jwt.decode(
+                token, key.public_key, algorithms=["RS256"], issuer=policy.issuer,
+                options={"verify_exp": False, "verify_nbf": False, "verify_iat": False,
+                         "verify_aud": False, "require": ["iss", "sub", "exp", "iat"]})
+        except jwt.InvalidIssuerError as exc:
+            raise ApiError("invalid_token", "wrong issuer") from exc
+        except jwt.PyJWTError as exc:
+            raise ApiError("invalid_token", f"signature or claims invalid: {type(exc).__name__}") from exc
+        return claims

@@ -1,0 +1,1 @@
+"""The mock's HTTP endpoints, one blueprint per module."""

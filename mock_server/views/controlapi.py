@@ -1,0 +1,135 @@
+"""``/_mock/``: the control plane over HTTP, a thin face over ``ControlPlane``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, request
+
+from ..errors import ControlError
+from .render import control, json_response
+
+bp = Blueprint("control", __name__, url_prefix="/_mock")
+
+
+def _body() -> dict[str, Any]:
+    if not request.get_data(cache=True):
+        return {}
+    body = request.get_json(force=True, silent=True)
+    if not isinstance(body, dict):
+        raise ControlError("the body must be a JSON object")
+    return body
+
+
+def _number(body: dict[str, Any], name: str) -> float:
+    value = body.get(name)
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ControlError(f"'{name}' must be a number")
+    return float(value)
+
+
+def _int_arg(name: str) -> int | None:
+    raw = request.args.get(name)
+    if raw is None:
+        return None
+    if not raw.lstrip("-").isdigit() or len(raw) > 18:
+        raise ControlError(f"query parameter '{name}' must be a whole number")
+    return int(raw)
+
+
+@bp.get("/state")
+def state() -> Response:
+    return json_response(control().state())
+
+
+@bp.post("/reset")
+def reset() -> Response:
+    control().reset()
+    return json_response(control().state())
+
+
+@bp.get("/clock")
+def clock() -> Response:
+    plane = control()
+    return json_response({"now": plane.now(), "offset": plane.clock.offset})
+
+
+@bp.post("/clock/advance")
+def advance_clock() -> Response:
+    now = control().advance_clock(_number(_body(), "seconds"))
+    return json_response({"now": now, "offset": control().clock.offset})
+
+
+@bp.post("/clock/set")
+def set_clock() -> Response:
+    now = control().set_clock(_number(_body(), "now"))
+    return json_response({"now": now, "offset": control().clock.offset})
+
+
+@bp.get("/clients")
+def list_clients() -> Response:
+    return json_response({"clients": control().list_clients()})
+
+
+@bp.put("/clients/<client_id>")
+def put_client(client_id: str) -> Response:
+    body = _body()
+    if body.get("client_id", client_id) != client_id:
+        raise ControlError("client_id in the body differs from the one in the path")
+    client = control().put_client({**body, "client_id": client_id})
+    return json_response(client.public())
+
+
+@bp.delete("/clients/<client_id>")
+def remove_client(client_id: str) -> Response:
+    control().remove_client(client_id)
+    return json_response({"removed": client_id})
+
+
+@bp.post("/keys/rotate")
+def rotate_keys() -> Response:
+    body = _body()
+    grace = _number(body, "grace_seconds") if "grace_seconds" in body else None
+    kid = control().rotate_keys(grace)
+    return json_response({"kid": kid, "keys": [k["kid"] for k in control().jwks()["keys"]]})
+
+
+@bp.post("/revoke")
+def revoke() -> Response:
+    body = _body()
+    if body.get("all") is True:
+        return json_response({"revoked_up_to": control().revoke_all()})
+    jti, token = body.get("jti"), body.get("token")
+    if not isinstance(jti, (str, type(None))) or not isinstance(token, (str, type(None))):
+        raise ControlError("'jti' and 'token' must be strings")
+    return json_response({"revoked": control().revoke(jti=jti, token=token)})
+
+
+@bp.get("/faults")
+def list_faults() -> Response:
+    return json_response({"faults": control().list_faults()})
+
+
+@bp.post("/faults")
+def add_fault() -> Response:
+    return json_response(control().add_fault(_body()), 201)
+
+
+@bp.delete("/faults")
+def clear_faults() -> Response:
+    control().clear_faults()
+    return json_response({"faults": []})
+
+
+@bp.get("/journal")
+def journal() -> Response:
+    status = _int_arg("status")
+    entries = control().journal_entries(path=request.args.get("path"), endpoint=request.args.get("endpoint"),
+                                        status=status, since=_int_arg("since"), limit=_int_arg("limit"))
+    return json_response({"entries": entries})
+
+
+@bp.delete("/journal")
+def clear_journal() -> Response:
+    control().clear_journal()
+    return json_response({"entries": []})
