@@ -14,6 +14,7 @@ from .journal import JournalEntry
 from .views import api, controlapi, discovery, oauth
 from .views.render import json_response, render_http_error
 from .wsgi import JournalMiddleware, classify
+from .wsgi_keys import status_line
 
 MAX_BODY_BYTES = 64 * 1024
 
@@ -58,7 +59,7 @@ def _http_exception(error: HTTPException) -> Response:
     else:
         key = {404: "not_found", 405: "method_not_allowed"}.get(status, "invalid_argument")
         response = render_http_error(ApiError(key, error.description))
-    response.status_code = status
+    response.status = status_line(status)
     return response
 
 

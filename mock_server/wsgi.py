@@ -7,7 +7,6 @@ HTTP response, and because the journal must see the final status of every answer
 from __future__ import annotations
 
 import json
-from http import HTTPStatus
 from typing import Any, Callable, Iterable
 from urllib.parse import parse_qsl
 
@@ -15,13 +14,10 @@ from .bodies import api_error_body
 from .control import ControlPlane
 from .faults import Fault
 from .journal import JournalEntry
-from .wsgi_keys import ENTRY, FAULT
+from .wsgi_keys import ENTRY, FAULT, status_line
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
-_REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
-            429: "Too Many Requests", 500: "Internal Server Error", 502: "Bad Gateway",
-            503: "Service Unavailable", 504: "Gateway Timeout"}
 
 
 def classify(path: str) -> str:
@@ -35,13 +31,6 @@ def classify(path: str) -> str:
     if path.startswith("/_mock/") or path == "/_mock":
         return "control"
     return "api"
-
-
-def status_line(status: int) -> str:
-    try:
-        return f"{status} {HTTPStatus(status).phrase}"
-    except ValueError:
-        return f"{status} {_REASONS.get(status, 'Unknown')}"
 
 
 class JournalMiddleware:

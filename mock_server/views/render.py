@@ -12,7 +12,7 @@ from ..control import ControlPlane
 from ..bodies import api_error_body, oauth_error_body
 from ..errors import ApiError, HttpError, OAuthError
 from ..journal import JournalEntry
-from ..wsgi_keys import ENTRY
+from ..wsgi_keys import ENTRY, status_line
 
 
 def control() -> ControlPlane:
@@ -28,7 +28,8 @@ def entry() -> JournalEntry | None:
 
 
 def json_response(payload: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    response = Response(json.dumps(payload, separators=(",", ":")), status=status, mimetype="application/json")
+    response = Response(json.dumps(payload, separators=(",", ":")), status=status_line(status),
+                        mimetype="application/json")
     for name, value in (headers or {}).items():
         response.headers[name] = value
     return response

@@ -1,0 +1,152 @@
+"""``scalekit-mock``: run the mock server, fetch a token from it, or benchmark it."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import signal
+import sys
+import threading
+import urllib.error
+import urllib.parse
+import urllib.request
+from dataclasses import replace
+from typing import Any, Sequence
+
+from .config import MockConfig
+from .control import default_clients
+from .data import load_fixtures
+from .errors import MockError
+from .journal import JournalEntry
+from .server import MockServer
+
+DEFAULT_PORT = 8080
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="scalekit-mock", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    serve = commands.add_parser("serve", help="run the mock server until Ctrl-C or SIGTERM",
+                                description="Run a mock Scalekit environment. It takes its client from "
+                                "SCALEKIT_CLIENT_ID/SCALEKIT_CLIENT_SECRET when both are set, else the default "
+                                "clients, and prints the exports a client needs.")
+    serve.add_argument("--host", default=None, help="address to bind (default 127.0.0.1: loopback only)")
+    serve.add_argument("--port", type=int, default=None, help=f"port to bind (default {DEFAULT_PORT}; 0 picks one)")
+    serve.add_argument("--config", metavar="FILE", help="JSON config file (fields of MockConfig; see docs)")
+    serve.add_argument("--token-lifetime", type=int, metavar="S", help="token lifetime exp - iat in seconds")
+    serve.add_argument("--journal-size", type=int, metavar="N", help="journal ring size (default 10000)")
+    serve.add_argument("--threads", type=int, metavar="N", help="worker threads (default 8)")
+    serve.add_argument("--quiet", action="store_true", help="don't log a line per request")
+    token = commands.add_parser("token", help="print a fresh access token from a running mock",
+                                description="Ask a running mock for a token (for curl). Credentials and URL "
+                                "come from the options, else SCALEKIT_* variables, else the defaults.")
+    token.add_argument("--url", help=f"environment URL (default $SCALEKIT_ENVIRONMENT_URL or "
+                       f"http://127.0.0.1:{DEFAULT_PORT})")
+    token.add_argument("--client-id", help="client id (default $SCALEKIT_CLIENT_ID or the default client)")
+    token.add_argument("--client-secret", help="client secret (default $SCALEKIT_CLIENT_SECRET or the default)")
+    token.add_argument("--scope", help="space-separated scopes to ask for")
+    token.add_argument("--json", action="store_true", help="print the whole token response")
+    bench = commands.add_parser("bench", help="measure the mock's throughput, start time and memory",
+                                add_help=False)
+    bench.add_argument("bench_args", nargs=argparse.REMAINDER)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "serve":
+            return serve(args)
+        if args.command == "token":
+            return print_token(args)
+        from .bench import main as bench_main
+
+        return bench_main(list(args.bench_args))
+    except MockError as exc:
+        print(f"scalekit-mock: error: {exc}", file=sys.stderr)
+        return 2
+
+
+def serve_config(args: argparse.Namespace, environ: dict[str, str] | os._Environ[str]) -> MockConfig:
+    """Defaults, then the config file, then the environment, then the flags."""
+    config = MockConfig(port=DEFAULT_PORT)
+    if args.config:
+        config = MockConfig.from_file(args.config, config)
+    config = config.with_env(environ, default_clients(load_fixtures()))
+    flags = {"host": args.host, "port": args.port, "token_lifetime": args.token_lifetime,
+             "journal_size": args.journal_size, "threads": args.threads}
+    return replace(config, **{k: v for k, v in flags.items() if v is not None}, log_requests=not args.quiet)
+
+
+def serve(args: argparse.Namespace) -> int:
+    config = serve_config(args, os.environ)
+    server = MockServer(config, log=log_entry if config.log_requests else None).start()
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    print(f"# scalekit-mock serving {server.url} (Ctrl-C to stop). For your client:")
+    for name, value in server.env.items():
+        print(f"export {name}={value}")
+    limited = server.limited_client
+    if limited is not None:
+        print(f"# limited client (scopes: {' '.join(limited.scopes or ()) or 'none'}): {limited.client_id}"
+              " -- its secret is as configured (default clients: fixtures/clients.json)")
+    sys.stdout.flush()
+    while not stop.wait(0.5):
+        pass
+    server.stop()
+    print("# scalekit-mock stopped", file=sys.stderr)
+    return 0
+
+
+def log_entry(entry: JournalEntry) -> None:
+    """One redacted line per request (the journal entry is already free of secrets and tokens)."""
+    stamp = dt.datetime.fromtimestamp(entry.time, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    parts = [stamp, entry.method, entry.path, str(entry.status), entry.outcome or "-"]
+    if entry.client_id:
+        parts.append(f"client={entry.client_id}")
+    token = entry.issued or entry.token
+    if token:
+        parts.append(f"token={token['fingerprint']}")
+    if entry.fault:
+        parts.append(f"fault={entry.fault['kind']}")
+    print(" ".join(parts), file=sys.stderr, flush=True)
+
+
+def print_token(args: argparse.Namespace) -> int:
+    default = next(c for c in default_clients(load_fixtures()) if c.scopes is None)
+    url = (args.url or os.environ.get("SCALEKIT_ENVIRONMENT_URL") or f"http://127.0.0.1:{DEFAULT_PORT}").rstrip("/")
+    form = {"grant_type": "client_credentials",
+            "client_id": args.client_id or os.environ.get("SCALEKIT_CLIENT_ID") or default.client_id,
+            "client_secret": args.client_secret or os.environ.get("SCALEKIT_CLIENT_SECRET") or default.client_secret}
+    if args.scope:
+        form["scope"] = args.scope
+    if not url.startswith(("http://", "https://")):
+        raise MockError(f"--url must be an http(s) URL, not {url!r}")
+    body = _post_form(f"{url}/oauth/token", form)
+    print(json.dumps(body, indent=2) if args.json else body["access_token"])
+    return 0
+
+
+def _post_form(url: str, form: dict[str, str]) -> dict[str, Any]:
+    request = urllib.request.Request(url, data=urllib.parse.urlencode(form).encode(),
+                                     headers={"Content-Type": "application/x-www-form-urlencoded"})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - http(s) checked above
+            body = json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        detail = exc.read().decode("utf-8", "replace")[:300]
+        raise MockError(f"token request failed: {exc.code} {exc.reason}: {detail}") from exc
+    except (urllib.error.URLError, OSError) as exc:
+        raise MockError(f"cannot reach {url}: {exc}") from exc
+    except ValueError as exc:
+        raise MockError(f"{url} did not answer JSON") from exc
+    if not isinstance(body, dict) or not isinstance(body.get("access_token"), str):
+        raise MockError(f"{url} answered without an access_token")
+    return body
+
+
+if __name__ == "__main__":
+    sys.exit(main())

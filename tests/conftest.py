@@ -1,0 +1,1 @@
+"""The project's own tests use the same fixtures app developers get (``mock_server.pytest_plugin``)."""
