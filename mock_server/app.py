@@ -11,12 +11,12 @@ from .config import MockConfig
 from .control import ControlPlane
 from .errors import ApiError, ControlError, HttpError, MockError, OAuthError
 from .journal import JournalEntry
-from .views import api, controlapi, discovery, oauth
+from .reply import MAX_BODY_BYTES
+from .views import controlapi, discovery, spec
 from .views.render import json_response, render_http_error
 from .wsgi import JournalMiddleware, classify
 from .wsgi_keys import status_line
 
-MAX_BODY_BYTES = 64 * 1024
 
 
 def create_app(config: MockConfig | None = None, *, control: ControlPlane | None = None,
@@ -26,12 +26,13 @@ def create_app(config: MockConfig | None = None, *, control: ControlPlane | None
     plane = control or ControlPlane(config or MockConfig())
     app = Flask("mock_server")
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
+    app.config["PROVIDE_AUTOMATIC_OPTIONS"] = False  # OPTIONS gets the family's 405 body, not an empty 200
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.json.compact = True  # type: ignore[attr-defined]
     app.url_map.strict_slashes = False
     app.url_map.merge_slashes = False
     app.extensions["scalekit_mock"] = plane
-    for blueprint in (oauth.bp, discovery.bp, controlapi.bp, api.bp):
+    for blueprint in (discovery.bp, controlapi.bp, spec.bp):  # token and API: served by JournalMiddleware
         app.register_blueprint(blueprint)
     app.register_error_handler(HttpError, render_http_error)
     app.register_error_handler(ControlError, _control_error)
@@ -51,8 +52,10 @@ def _http_exception(error: HTTPException) -> Response:
     """Werkzeug's own errors (405, 413, bad request line …), rendered in the endpoint's body shape."""
     family = classify(request.path)
     status = error.code or 500
+    # Werkzeug's own headers (a 405's Allow) go with the family's body.
+    headers = {k: v for k, v in error.get_headers() if k.lower() != "content-type"}
     if family == "control":
-        return json_response({"error": error.description or error.name}, status)
+        return json_response({"error": error.description or error.name}, status, headers)
     if family == "token":
         key = "method_not_allowed" if status == 405 else "invalid_request"
         response = render_http_error(OAuthError(key, error.description))
@@ -60,6 +63,7 @@ def _http_exception(error: HTTPException) -> Response:
         key = {404: "not_found", 405: "method_not_allowed"}.get(status, "invalid_argument")
         response = render_http_error(ApiError(key, error.description))
     response.status = status_line(status)
+    response.headers.update(headers)
     return response
 
 

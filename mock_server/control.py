@@ -33,7 +33,7 @@ def _route_table(fixtures: Fixtures) -> RouteTable:
 
 @functools.lru_cache(maxsize=4)
 def _default_key(fixtures: Fixtures) -> SigningKey:
-    return SigningKey.from_pem(fixtures.token["default_key"]["kid"], fixtures.default_key_pem())
+    return SigningKey.from_pem(fixtures.token["default_key"]["kid"], fixtures.default_key_pem(), trusted=True)
 
 
 def default_clients(fixtures: Fixtures) -> tuple[Client, ...]:

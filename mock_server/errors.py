@@ -26,15 +26,21 @@ class ControlError(MockError):
 
 
 class HttpError(Exception):
-    """Base of the errors an endpoint answers with; ``key`` names an entry of the fixtures."""
+    """Base of the errors an endpoint answers with; ``key`` names an entry of the fixtures.
+
+    ``status`` overrides the fixture's status where one error body serves several statuses
+    (an oversized body is an ``invalid_request`` with 413).
+    """
 
     family = ""
     key = ""
 
-    def __init__(self, detail: str | None = None, headers: dict[str, str] | None = None) -> None:
+    def __init__(self, detail: str | None = None, headers: dict[str, str] | None = None,
+                 status: int | None = None) -> None:
         super().__init__(detail or self.key)
         self.detail = detail
         self.headers = headers or {}
+        self.status = status
 
 
 class ApiError(HttpError):
@@ -42,8 +48,9 @@ class ApiError(HttpError):
 
     family = "api"
 
-    def __init__(self, key: str, detail: str | None = None, headers: dict[str, str] | None = None) -> None:
-        super().__init__(detail, headers)
+    def __init__(self, key: str, detail: str | None = None, headers: dict[str, str] | None = None,
+                 status: int | None = None) -> None:
+        super().__init__(detail, headers, status)
         self.key = key
 
 
@@ -52,6 +59,7 @@ class OAuthError(HttpError):
 
     family = "oauth"
 
-    def __init__(self, key: str, detail: str | None = None, headers: dict[str, str] | None = None) -> None:
-        super().__init__(detail, headers)
+    def __init__(self, key: str, detail: str | None = None, headers: dict[str, str] | None = None,
+                 status: int | None = None) -> None:
+        super().__init__(detail, headers, status)
         self.key = key

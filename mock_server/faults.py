@@ -92,7 +92,7 @@ def fault_from_mapping(fault_id: int, spec: Mapping[str, Any], presets: Mapping[
 def _with_kind_fields(fault: Fault, spec: Mapping[str, Any], presets: Mapping[str, Any], hang_max: float) -> Fault:
     if fault.kind == "status":
         preset = spec.get("preset")
-        if preset is not None and preset not in presets:
+        if preset is not None and (not isinstance(preset, str) or preset not in presets):
             raise ControlError(f"'preset' must be one of: {', '.join(presets)}")
         status = spec.get("status", presets[preset]["status"] if preset else None)
         if isinstance(status, bool) or not isinstance(status, int) or not 100 <= status <= 599:

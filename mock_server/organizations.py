@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import datetime as dt
 import itertools
 import threading
@@ -16,7 +15,11 @@ def _rfc3339(timestamp: float) -> str:
 
 
 class OrganizationStore:
-    """Organizations in creation order; starts from the fixture set and returns to it on reset."""
+    """Organizations in creation order; starts from the fixture set and returns to it on reset.
+
+    Stored organizations are never mutated (a change would replace the dict), so answers share them
+    without copying.
+    """
 
     def __init__(self, fixture: dict[str, Any]) -> None:
         self._fixture = fixture
@@ -41,7 +44,7 @@ class OrganizationStore:
         if start > len(orgs):
             raise ApiError("invalid_argument", "page_token is past the end")
         end = start + size
-        return {"organizations": copy.deepcopy(orgs[start:end]),
+        return {"organizations": orgs[start:end],
                 "next_page_token": str(end) if end < len(orgs) else "",
                 "prev_page_token": str(max(start - size, 0)) if start else "",
                 "total_size": len(orgs)}
@@ -50,7 +53,7 @@ class OrganizationStore:
         org = self._orgs.get(org_id)
         if org is None:
             raise ApiError("org_not_found")
-        return {"organization": copy.deepcopy(org)}
+        return {"organization": org}
 
     def create(self, body: Any, now: float) -> dict[str, Any]:
         if not isinstance(body, dict):
@@ -62,7 +65,8 @@ class OrganizationStore:
         metadata = body.get("metadata", {})
         if external_id is not None and not isinstance(external_id, str):
             raise ApiError("invalid_argument", "external_id must be a string")
-        region = body.get("region_code") or "US"
+        region = body.get("region_code")
+        region = "US" if region is None or region == "" else region  # absent or empty: the default region
         if not isinstance(region, str):
             raise ApiError("invalid_argument", "region_code must be a string")
         if not isinstance(metadata, dict) or not all(isinstance(v, str) for v in metadata.values()):
@@ -73,4 +77,4 @@ class OrganizationStore:
                "external_id": external_id or "", "metadata": metadata, "settings": {"features": []}}
         with self._lock:
             self._orgs = {**self._orgs, org["id"]: org}
-        return {"organization": copy.deepcopy(org)}
+        return {"organization": org}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from typing import Iterable
@@ -13,12 +14,15 @@ _PARAM = re.compile(r"\{([A-Za-z_][A-Za-z0-9_.]*)(?:=[^}]*)?\}")
 
 @dataclass(frozen=True)
 class Route:
-    """A served route: the table row, its compiled pattern and how it is authenticated."""
+    """A served route: the table row and how it is authenticated; its pattern is compiled on first use."""
 
     row: RouteRow
-    pattern: re.Pattern[str]
     policy: str  # "none", "client" or "not_client" (see fixtures/auth_policies.json)
     literal_weight: int
+
+    @functools.cached_property
+    def pattern(self) -> re.Pattern[str]:
+        return compile_template(self.row.template)
 
     @property
     def rpc(self) -> str:
@@ -51,9 +55,11 @@ def compile_template(template: str) -> re.Pattern[str]:
     return re.compile("".join(out).replace(re.escape("**"), ".+") + r"\Z")
 
 
-def _bucket_key(path: str) -> tuple[str, int]:
+def _bucket_key(path: str) -> tuple[str, ...]:
+    """The first three segments (without a ``:verb``) and the segment count: no template of the
+    table has a parameter there, so a path only needs the templates of its own bucket."""
     parts = path.split("/")
-    return (parts[1] if len(parts) > 1 else "", len(parts))
+    return (*(p.split(":", 1)[0] for p in parts[1:4]), str(len(parts)))
 
 
 class RouteTable:
@@ -61,13 +67,13 @@ class RouteTable:
 
     def __init__(self, rows: Iterable[RouteRow], policies: dict[str, str]) -> None:
         self.routes: list[Route] = []
-        self._buckets: dict[tuple[str, int], list[Route]] = {}
+        self._buckets: dict[tuple[str, ...], list[Route]] = {}
         self._wild: list[Route] = []
         for row in rows:
             literal = len(_PARAM.sub("", row.template))
-            route = Route(row, compile_template(row.template), policies.get(row.auth_type, "client"), literal)
+            route = Route(row, policies.get(row.auth_type, "client"), literal)
             self.routes.append(route)
-            if "**" in row.template:
+            if "**" in row.template or "{" in "/".join(row.template.split("/")[:4]):
                 self._wild.append(route)
             else:
                 self._buckets.setdefault(_bucket_key(row.template), []).append(route)
@@ -85,6 +91,14 @@ class RouteTable:
                     return route, True
                 path_known = True
         return None, path_known
+
+    def allowed_methods(self, path: str) -> list[str]:
+        """The methods a 405's ``Allow`` header advertises for ``path`` (RFC 9110 15.5.6): those of the
+        most specific templates matching it, so ``/x/1:enable`` names the custom method's resource even
+        though the ``{id}`` of ``/x/{id}`` would swallow ``1:enable`` too."""
+        matching = [r for r in self._buckets.get(_bucket_key(path), []) + self._wild if r.pattern.match(path)]
+        best = max((r.literal_weight for r in matching), default=0)
+        return sorted({r.row.method for r in matching if r.literal_weight == best})
 
     def by_rpc(self, rpc: str) -> Route | None:
         for route in self.routes:

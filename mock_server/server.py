@@ -16,6 +16,7 @@ from .config import MockConfig
 from .control import ControlPlane
 from .errors import MockError
 from .journal import JournalEntry
+from .protocol import json_error_channel
 
 
 class ServerError(MockError):
@@ -48,6 +49,7 @@ class MockServer:
                                    channel_timeout=300, cleanup_interval=30, clear_untrusted_proxy_headers=True)
         except OSError as exc:
             raise MockError(f"cannot listen on {self.config.host}:{self.config.port}: {exc}") from exc
+        server.channel_class = json_error_channel(self.control.fixtures)  # waitress's own 400s in JSON too
         self._server = server
         self.port = int(server.effective_port)  # type: ignore[union-attr]
         host = self.config.host if ":" not in self.config.host else f"[{self.config.host}]"

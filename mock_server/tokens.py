@@ -12,6 +12,7 @@ import jwt
 
 from .clients import Client
 from .errors import ApiError
+from .journal import fingerprint
 from .keys import KeyRing
 
 
@@ -43,6 +44,11 @@ class IssuedToken:
     expires_in: int
     scope: str
 
+    def summary(self) -> dict[str, Any]:
+        """What the journal records of the token: never the token itself."""
+        return {"fingerprint": fingerprint(self.access_token), "jti": self.jti, "iat": self.iat, "exp": self.exp,
+                "expires_in": self.expires_in}
+
     def response(self, token_type: str) -> dict[str, Any]:
         return {"access_token": self.access_token, "token_type": token_type,
                 "expires_in": self.expires_in, "scope": self.scope}
@@ -50,9 +56,16 @@ class IssuedToken:
 
 @dataclass(frozen=True)
 class VerifiedToken:
-    """The claims of a token that passed every check."""
+    """The claims of a token whose signature and issuer checked out (expiry is checked per use)."""
 
     claims: dict[str, Any]
+    kid: str
+    fingerprint: str
+
+    def summary(self) -> dict[str, Any]:
+        """What the journal records of the token: fingerprint, jti, iat, exp."""
+        return {"fingerprint": self.fingerprint,
+                **{k: self.claims[k] for k in ("jti", "iat", "exp") if k in self.claims}}
 
     @property
     def jti(self) -> str:
@@ -124,14 +137,24 @@ def jti_sequence(jti: str, prefix: str) -> int | None:
 
 
 class TokenVerifier:
-    """Checks a bearer token as the real API does; raises ``ApiError`` naming the failure."""
+    """Checks a bearer token as the real API does; raises ``ApiError`` naming the failure.
 
-    def __init__(self, keys: KeyRing, revocations: Revocations) -> None:
+    Clients reuse a token for many calls, so the signature check is cached per token (bounded);
+    what can change between calls — the key still published, the issuer, expiry on the virtual
+    clock, revocation — is checked on every use.
+    """
+
+    def __init__(self, keys: KeyRing, revocations: Revocations, cache_size: int = 1024) -> None:
         self._keys = keys
         self._revocations = revocations
+        self._cache: dict[tuple[str, str], VerifiedToken] = {}
+        self._cache_size = cache_size
 
     def verify(self, token: str, policy: TokenPolicy, now: float) -> VerifiedToken:
-        claims = self._decode(token, policy, now)
+        verified = self._cache.get((policy.issuer, token))
+        if verified is None or self._keys.find(verified.kid, now) is None:
+            verified = self._verify_signature(token, policy, now)
+        claims = verified.claims
         exp, nbf = claims.get("exp"), claims.get("nbf", claims.get("iat"))
         if not isinstance(exp, (int, float)) or isinstance(exp, bool):
             raise ApiError("invalid_token", "exp claim missing or not a number")
@@ -142,9 +165,17 @@ class TokenVerifier:
         jti = claims.get("jti")
         if isinstance(jti, str) and self._revocations.is_revoked(jti, jti_sequence(jti, policy.jti_prefix)):
             raise ApiError("token_expired", "token revoked")
-        return VerifiedToken(claims)
+        return verified
 
-    def _decode(self, token: str, policy: TokenPolicy, now: float) -> dict[str, Any]:
+    def _verify_signature(self, token: str, policy: TokenPolicy, now: float) -> VerifiedToken:
+        kid, claims = self._decode(token, policy, now)
+        verified = VerifiedToken(claims, kid, fingerprint(token))
+        if len(self._cache) >= self._cache_size:
+            self._cache.pop(next(iter(self._cache)), None)  # oldest first: dicts keep insertion order
+        self._cache[(policy.issuer, token)] = verified
+        return verified
+
+    def _decode(self, token: str, policy: TokenPolicy, now: float) -> tuple[str, dict[str, Any]]:
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError as exc:
@@ -153,7 +184,7 @@ class TokenVerifier:
             raise ApiError("invalid_token", f"alg {header.get('alg')!r} is not RS256")
         kid = header.get("kid")
         key = self._keys.find(kid, now) if isinstance(kid, str) else None
-        if key is None:
+        if key is None or not isinstance(kid, str):
             raise ApiError("invalid_token", "unknown kid")
         try:
             claims: dict[str, Any] = jwt.decode(
@@ -164,4 +195,4 @@ class TokenVerifier:
             raise ApiError("invalid_token", "wrong issuer") from exc
         except jwt.PyJWTError as exc:
             raise ApiError("invalid_token", f"signature or claims invalid: {type(exc).__name__}") from exc
-        return claims
+        return kid, claims

@@ -1,7 +1,9 @@
-"""The outer WSGI layer: journals every request and plays connection-level faults.
+"""The outer WSGI layer: journals every request, plays faults, and serves the hot endpoints.
 
 It sits outside Flask because some faults (a dropped connection, a hang) must never turn into an
-HTTP response, and because the journal must see the final status of every answer.
+HTTP response, because the journal must see the final status of every answer, and because the
+token endpoint and the protected API are served here directly (see ``reply.py``). Discovery, keys
+and the control plane go on to the Flask app.
 """
 
 from __future__ import annotations
@@ -10,14 +12,17 @@ import json
 from typing import Any, Callable, Iterable
 from urllib.parse import parse_qsl
 
+from .api import api_endpoint
 from .bodies import api_error_body
 from .control import ControlPlane
+from .errors import ApiError, HttpError
 from .faults import Fault
 from .journal import JournalEntry
-from .wsgi_keys import ENTRY, FAULT, status_line
+from .oauth import token_endpoint
+from .reply import Reply, Request, error_reply
+from .wsgi_keys import ENTRY, status_line
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
-
 
 
 def classify(path: str) -> str:
@@ -34,7 +39,7 @@ def classify(path: str) -> str:
 
 
 class JournalMiddleware:
-    """Wraps the Flask app: faults first, then the app, and a journal entry for every answer."""
+    """Faults first, then the endpoint (hot ones here, the rest in Flask), and a journal entry for every answer."""
 
     def __init__(self, app: WSGIApp, control: ControlPlane, drop_error: type[BaseException] = ConnectionAbortedError,
                  log: Callable[[JournalEntry], None] | None = None) -> None:
@@ -48,15 +53,16 @@ class JournalMiddleware:
         endpoint = classify(path)
         if endpoint == "control":
             return self.app(environ, start_response)
-        control = self.control
         method = environ.get("REQUEST_METHOD", "GET")
         entry = self._entry(environ, method, path, endpoint)
-        fault = control.faults.take(endpoint, method, path)
+        fault = self.control.faults.take(endpoint, method, path)
         if fault is not None:
             entry.fault = fault.describe()
-            early = self._play(fault, environ, entry)
+            early = self._play(fault, entry)
             if early is not None:
-                return self._finish(entry, *early, start_response)
+                return self._send(entry, early, start_response)
+        if endpoint in ("token", "api"):
+            return self._send(entry, self._serve(endpoint, environ, entry, fault), start_response)
         environ[ENTRY] = entry
 
         def journaling_start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
@@ -66,6 +72,18 @@ class JournalMiddleware:
 
         return self.app(environ, journaling_start_response)
 
+    def _serve(self, endpoint: str, environ: dict[str, Any], entry: JournalEntry, fault: Fault | None) -> Reply:
+        request = Request(environ)
+        try:
+            if endpoint == "token":
+                return token_endpoint(self.control, request, entry, fault)
+            return api_endpoint(self.control, request, entry)
+        except HttpError as error:
+            return error_reply(self.control.fixtures, error, entry)
+        except Exception as exc:  # noqa: BLE001 - kept for MockServer.check(); the client gets a clean 500
+            self.control.errors.append(exc)
+            return error_reply(self.control.fixtures, ApiError("internal", type(exc).__name__), entry)
+
     def _entry(self, environ: dict[str, Any], method: str, path: str, endpoint: str) -> JournalEntry:
         redact = self.control.redactor
         headers = {key[5:].replace("_", "-").lower(): redact.header(key[5:], value)
@@ -74,11 +92,12 @@ class JournalMiddleware:
             headers["content-type"] = redact.text(environ["CONTENT_TYPE"])
         query = environ.get("QUERY_STRING", "")
         return JournalEntry(seq=self.control.journal.next_seq(), time=self.control.now(), method=method,
-                            path=redact.text(path), query=redact.fields(parse_qsl(query, keep_blank_values=True)) if query else {},
+                            path=redact.text(path),
+                            query=redact.fields(parse_qsl(query, keep_blank_values=True)) if query else {},
                             headers=headers, form=None, endpoint=endpoint)
 
-    def _play(self, fault: Fault, environ: dict[str, Any], entry: JournalEntry) -> tuple[int, list[tuple[str, str]], bytes] | None:
-        """Apply a fault; return a response to send instead of the app's, or ``None`` to go on."""
+    def _play(self, fault: Fault, entry: JournalEntry) -> Reply | None:
+        """Apply a fault; return a reply to send instead of the endpoint's, or ``None`` to go on."""
         release = self.control.release_event
         if fault.kind == "delay":
             release.wait(fault.seconds)
@@ -90,40 +109,35 @@ class JournalMiddleware:
             self._record(entry)
             raise self.drop_error(f"fault {fault.id}: {fault.kind}")
         if fault.kind in ("token_expired", "forbidden"):
-            entry.outcome = fault.kind
-            return self._api_error(fault.kind, fault.headers)
+            reply = error_reply(self.control.fixtures, ApiError(fault.kind, "forced by a fault"), entry)
+            reply.headers.extend(fault.headers.items())
+            return reply
         if fault.kind == "status":
+            entry.outcome = "fault"
             return self._status(fault)
-        environ[FAULT] = fault  # malformed_token: the token view builds the broken answer
-        return None
+        return None  # malformed_token: the token endpoint builds the broken answer
 
-    def _api_error(self, key: str, extra: Any) -> tuple[int, list[tuple[str, str]], bytes]:
-        spec = self.control.fixtures.api_error(key)
-        body = json.dumps(api_error_body(self.control.fixtures, key)).encode()
-        return spec["status"], [("Content-Type", "application/json"), *dict(extra).items()], body
-
-    def _status(self, fault: Fault) -> tuple[int, list[tuple[str, str]], bytes]:
+    def _status(self, fault: Fault) -> Reply:
         assert fault.status is not None
         preset = self.control.fixtures.faults["presets"].get(fault.preset or "", {})
-        headers = {**preset.get("headers", {}), **fault.headers}
+        headers = list({**preset.get("headers", {}), **fault.headers}.items())
         if fault.body is not None:
             text = fault.body if isinstance(fault.body, str) else json.dumps(fault.body)
             ctype = "text/plain; charset=utf-8" if isinstance(fault.body, str) else "application/json"
         elif "api_error" in preset:
-                text, ctype = json.dumps(api_error_body(self.control.fixtures, preset["api_error"])), "application/json"
+            text, ctype = json.dumps(api_error_body(self.control.fixtures, preset["api_error"])), "application/json"
         elif "text" in preset:
             text, ctype = preset["text"], preset.get("content_type", "text/plain; charset=utf-8")
         else:
             text, ctype = "", "text/plain; charset=utf-8"
-        return fault.status, [("Content-Type", ctype), *headers.items()], text.encode()
+        return Reply(fault.status, text.encode(), ctype, headers)
 
-    def _finish(self, entry: JournalEntry, status: int, headers: list[tuple[str, str]], body: bytes,
-                start_response: Callable[..., Any]) -> Iterable[bytes]:
-        entry.status = status
-        entry.outcome = entry.outcome or "fault"
+    def _send(self, entry: JournalEntry, reply: Reply, start_response: Callable[..., Any]) -> Iterable[bytes]:
+        entry.status = reply.status
         self._record(entry)
-        start_response(status_line(status), [*headers, ("Content-Length", str(len(body)))])
-        return [body]
+        start_response(status_line(reply.status), [("Content-Type", reply.content_type), *reply.headers,
+                                                    ("Content-Length", str(len(reply.body)))])
+        return [reply.body]
 
     def _record(self, entry: JournalEntry) -> None:
         self.control.journal.record(entry)

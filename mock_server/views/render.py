@@ -1,17 +1,16 @@
-"""Turning errors into their documented bodies, and small helpers shared by the views."""
+"""Helpers shared by the Flask views: the control plane, JSON responses, the error renderer."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import json
+from typing import Any
 
 from flask import Response, current_app, request
 
 from ..control import ControlPlane
-from ..bodies import api_error_body, oauth_error_body
-from ..errors import ApiError, HttpError, OAuthError
+from ..errors import HttpError
 from ..journal import JournalEntry
+from ..reply import error_reply
 from ..wsgi_keys import ENTRY, status_line
 
 
@@ -36,20 +35,9 @@ def json_response(payload: Any, status: int = 200, headers: dict[str, str] | Non
 
 
 def render_http_error(error: HttpError) -> Response:
-    """The one renderer of every endpoint error body."""
-    fixtures = control().fixtures
-    if isinstance(error, OAuthError):
-        status = fixtures.errors["oauth"][error.key]["status"]
-        body = oauth_error_body(fixtures, error.key)
-        headers = {"Cache-Control": "no-store", "Pragma": "no-cache", **error.headers}
-    else:
-        assert isinstance(error, ApiError)
-        status = fixtures.errors["api"][error.key]["status"]
-        body = api_error_body(fixtures, error.key)
-        headers = dict(error.headers)
-    found = entry()
-    if found is not None:
-        found.outcome = error.key
-        if error.detail:
-            found.extra["detail"] = error.detail
-    return json_response(body, status, headers)
+    """Flask's face of ``reply.error_reply``, the one renderer of every endpoint error body."""
+    reply = error_reply(control().fixtures, error, entry())
+    response = Response(reply.body, status=status_line(reply.status), mimetype=reply.content_type)
+    for name, value in reply.headers:
+        response.headers[name] = value
+    return response

@@ -1,66 +1,54 @@
-"""``POST /oauth/token``: the client-credentials grant, as Scalekit serves it."""
+"""``POST /oauth/token``: the client-credentials grant, as Scalekit serves it (no Flask: a hot path)."""
 
 from __future__ import annotations
 
 import base64
 import binascii
+import json
 from typing import Any
 from urllib.parse import parse_qsl, unquote_plus
 
-from flask import Blueprint, Response, json, request
-
-from ..errors import OAuthError
-from ..faults import Fault
-from ..tokens import IssuedToken
-from ..wsgi_keys import FAULT
-from .render import control, entry, json_response
-
-bp = Blueprint("oauth", __name__)
+from .control import ControlPlane
+from .errors import OAuthError
+from .faults import Fault
+from .journal import JournalEntry
+from .reply import NO_STORE, Reply, Request, json_reply
+from .tokens import IssuedToken
 
 FORM = "application/x-www-form-urlencoded"
-NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 
-@bp.route("/oauth/token", methods=["POST"])
-def token() -> Response:
-    fields, basic = _read_request()
+def token_endpoint(plane: ControlPlane, request: Request, entry: JournalEntry, fault: Fault | None) -> Reply:
+    """Authenticate the client and issue a token; errors are raised as ``OAuthError``."""
+    if request.method != "POST":
+        raise OAuthError("method_not_allowed", f"{request.method} is not allowed", {"Allow": "POST"})
+    fields = _read_form(plane, request, entry)
+    basic = _basic_credentials(request)
     client_id, secret = _credentials(fields, basic)
-    plane = control()
+    entry.client_id = client_id
     client = plane.clients.authenticate(client_id, secret)
-    found = entry()
-    if found is not None:
-        found.client_id = client_id
     if client is None:
         headers = {"WWW-Authenticate": 'Basic realm="scalekit"'} if basic else {}
         raise OAuthError("invalid_client", "unknown client or wrong secret", headers)
-    scopes = _granted_scopes(fields.get("scope"), client.scopes)
+    scopes = _granted_scopes(plane, fields.get("scope"), client.scopes)
     issued = plane.issuer.issue(plane.policy, client, scopes, plane.now())
-    if found is not None:
-        found.issued = {**plane.token_summary(issued.access_token), "expires_in": issued.expires_in}
-        found.outcome = "issued"
-    fault = request.environ.get(FAULT)
-    if isinstance(fault, Fault):
-        return _malformed(fault, issued)
-    return json_response(issued.response(plane.policy.token_type), 200, NO_STORE)
+    entry.issued = issued.summary()
+    entry.outcome = "issued"
+    if fault is not None and fault.kind == "malformed_token":
+        return _malformed(plane, fault, issued, entry)
+    return json_reply(issued.response(plane.policy.token_type), 200, NO_STORE)
 
 
-@bp.route("/oauth/token", methods=["GET", "PUT", "PATCH", "DELETE", "OPTIONS"])
-def token_wrong_method() -> Response:
-    raise OAuthError("method_not_allowed", f"{request.method} is not allowed", {"Allow": "POST"})
-
-
-def _read_request() -> tuple[dict[str, str], tuple[str, str] | None]:
+def _read_form(plane: ControlPlane, request: Request, entry: JournalEntry) -> dict[str, str]:
     """Parse the form body strictly: one value per field, UTF-8, the right content type."""
     if request.mimetype != FORM:
         raise OAuthError("invalid_request", f"Content-Type must be {FORM}")
     try:
-        text = request.get_data(cache=False).decode("utf-8")
+        text = request.body(OAuthError, "invalid_request").decode("utf-8")
         pairs = parse_qsl(text, keep_blank_values=True, strict_parsing=bool(text), errors="strict")
     except (UnicodeDecodeError, ValueError) as exc:
         raise OAuthError("invalid_request", "the body is not a valid UTF-8 form") from exc
-    found = entry()
-    if found is not None:
-        found.form = control().redactor.fields(pairs)
+    entry.form = plane.redactor.fields(pairs)
     fields: dict[str, str] = {}
     for key, value in pairs:
         if key in fields:
@@ -71,12 +59,12 @@ def _read_request() -> tuple[dict[str, str], tuple[str, str] | None]:
         raise OAuthError("invalid_request", "grant_type is required")
     if grant != "client_credentials":
         raise OAuthError("unsupported_grant_type", f"grant_type {grant!r} is not supported")
-    return fields, _basic_credentials()
+    return fields
 
 
-def _basic_credentials() -> tuple[str, str] | None:
+def _basic_credentials(request: Request) -> tuple[str, str] | None:
     """HTTP Basic client authentication (RFC 6749 2.3.1); a stale Bearer header is ignored here."""
-    scheme, _, value = request.headers.get("Authorization", "").strip().partition(" ")
+    scheme, _, value = request.header("Authorization").strip().partition(" ")
     if scheme.lower() != "basic":
         return None
     try:
@@ -90,9 +78,8 @@ def _basic_credentials() -> tuple[str, str] | None:
 
 
 def _credentials(fields: dict[str, str], basic: tuple[str, str] | None) -> tuple[str, str]:
-    in_body = "client_id" in fields or "client_secret" in fields
     if basic is not None:
-        if in_body and "client_secret" in fields:
+        if "client_secret" in fields:
             raise OAuthError("invalid_request", "use one client authentication method, not Basic and the body")
         if fields.get("client_id", basic[0]) != basic[0]:
             raise OAuthError("invalid_request", "client_id in the body differs from the Basic user")
@@ -103,34 +90,31 @@ def _credentials(fields: dict[str, str], basic: tuple[str, str] | None) -> tuple
     return client_id, secret
 
 
-def _granted_scopes(requested: str | None, allowed: tuple[str, ...] | None) -> tuple[str, ...] | None:
+def _granted_scopes(plane: ControlPlane, requested: str | None,
+                    allowed: tuple[str, ...] | None) -> tuple[str, ...] | None:
     """The token's scopes: all the client has when none are asked, else the asked subset.
 
     ``None`` is full access (environment clients); asking a full-access client for
     permissions narrows its token to them.
     """
     asked = tuple(dict.fromkeys((requested or "").split()))
-    plane = control()
     full = plane.policy.full_access_scope
     if not asked or (allowed is None and asked == (full,)):
         return allowed
-    known = plane.routes.all_permissions | {full}
-    pool = known if allowed is None else set(allowed) | {full}
-    bad = [s for s in asked if s not in pool]
+    pool = plane.routes.all_permissions if allowed is None else frozenset(allowed)
+    bad = [s for s in asked if s not in pool and s != full]
     if bad:
         raise OAuthError("invalid_scope", f"not allowed: {' '.join(bad)}")
     narrowed = tuple(s for s in asked if s != full)
     return narrowed if narrowed or allowed is not None else None
 
 
-def _malformed(fault: Fault, issued: IssuedToken) -> Response:
-    spec: dict[str, Any] = control().fixtures.faults["malformed_token_responses"][fault.variant or "not_json"]
-    found = entry()
-    if found is not None:
-        found.outcome = f"malformed:{fault.variant}"
+def _malformed(plane: ControlPlane, fault: Fault, issued: IssuedToken, entry: JournalEntry) -> Reply:
+    spec: dict[str, Any] = plane.fixtures.faults["malformed_token_responses"][fault.variant or "not_json"]
+    entry.outcome = f"malformed:{fault.variant}"
     if "text" in spec:
-        return Response(spec["text"], 200, content_type=spec["content_type"], headers=NO_STORE)
+        return Reply(200, spec["text"].encode(), spec["content_type"], list(NO_STORE))
     body = dict(spec.get("json") or {})
     if "json_with_token" in spec:
         body = {"access_token": issued.access_token, **spec["json_with_token"]}
-    return Response(json.dumps(body), 200, content_type=spec["content_type"], headers=NO_STORE)
+    return Reply(200, json.dumps(body).encode(), spec["content_type"], list(NO_STORE))

@@ -1,0 +1,60 @@
+"""Answers to requests waitress refuses before the app sees them, in the mock's JSON body shapes.
+
+Waitress rejects some requests itself (a control character in a header value, a lowercase method,
+oversized headers) with a ``text/plain`` page. The mock answers every request with the body shape
+of its endpoint family instead, so a client under test never meets an answer of another kind.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from urllib.parse import unquote_to_bytes
+
+from waitress.channel import HTTPChannel
+from waitress.task import ErrorTask
+
+from .bodies import api_error_body, oauth_error_body
+from .data import Fixtures
+from .wsgi import classify
+
+
+def protocol_error_body(fixtures: Fixtures, path: str, status: int, detail: str) -> dict[str, Any]:
+    """The body for a request refused at the HTTP level, shaped like its endpoint family's errors."""
+    family = classify(path)
+    if family == "control":
+        return {"error": detail}
+    if family == "token" and status < 500:
+        return oauth_error_body(fixtures, "invalid_request")
+    return api_error_body(fixtures, "invalid_argument" if status < 500 else "internal")
+
+
+def request_path(request: Any) -> str:
+    """The request's path, read from the request line when waitress gave up before splitting it."""
+    path = getattr(request, "path", None)
+    if isinstance(path, str) and path:
+        return path
+    parts = (getattr(request, "first_line", None) or b"").split(b" ")
+    target = parts[1] if len(parts) > 1 else b"/"
+    return unquote_to_bytes(target.split(b"?", 1)[0]).decode("latin-1")
+
+
+def json_error_channel(fixtures: Fixtures) -> type[Any]:
+    """A waitress channel class whose own error answers carry the mock's JSON bodies."""
+
+    class JsonErrorTask(ErrorTask):  # type: ignore[misc]
+        def execute(self) -> None:
+            error = self.request.error
+            payload = protocol_error_body(fixtures, request_path(self.request), error.code,
+                                          f"{error.reason}: {error.body}")
+            body = json.dumps(payload, separators=(",", ":")).encode()
+            self.status = f"{error.code} {error.reason}"
+            self.response_headers.append(("Content-Type", "application/json"))
+            self.set_close_on_finish()
+            self.content_length = len(body)
+            self.write(body)
+
+    class JsonErrorChannel(HTTPChannel):  # type: ignore[misc]
+        error_task_class = JsonErrorTask
+
+    return JsonErrorChannel
