@@ -73,7 +73,7 @@ def _page_size(request: Request) -> int | None:
     raw = request.args.get("page_size", "")
     if not raw:
         return None
-    if not raw.isdigit() or len(raw) > 9:
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 9:  # not "²": isdigit() but no int()
         raise ApiError("invalid_argument", "page_size must be a whole number")
     return int(raw)
 

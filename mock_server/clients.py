@@ -10,7 +10,7 @@ from typing import Any, Iterable, Mapping
 
 from .errors import ControlError
 
-_CLIENT_ID = re.compile(r"^[A-Za-z0-9_.\-]{1,128}$")
+_CLIENT_ID = re.compile(r"^[A-Za-z0-9_.\-]{1,128}\Z")  # \Z: "$" would let a trailing newline in
 
 
 @dataclass(frozen=True)

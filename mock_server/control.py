@@ -7,6 +7,7 @@ It knows nothing of Flask or HTTP.
 from __future__ import annotations
 
 import functools
+import math
 import threading
 from pathlib import Path
 from typing import Any, Mapping
@@ -86,12 +87,18 @@ class ControlPlane:
         return self.clock.now()
 
     def advance_clock(self, seconds: float) -> float:
+        if seconds > MAX_ADVANCE:  # a fixed range, so that the OpenAPI document can state it
+            raise ControlError(f"'seconds' must be at most {MAX_ADVANCE:.0f} (317 years)")
+        if not math.isfinite(seconds) or not _in_clock_range(self.now() + max(seconds, 0)):
+            raise ControlError(f"the clock must stay between 0 and {MAX_TIME:.0f} (year 9999)")
         try:
             return self.clock.advance(seconds)
         except ValueError as exc:
             raise ControlError(str(exc)) from exc
 
     def set_clock(self, timestamp: float) -> float:
+        if not _in_clock_range(timestamp):
+            raise ControlError(f"'now' must be a Unix time from 0 to {MAX_TIME:.0f} (year 9999)")
         return self.clock.set(timestamp)
 
     # -- clients ------------------------------------------------------------------------------
@@ -113,7 +120,7 @@ class ControlPlane:
         """Sign with a new key from now on; the old one stays in the JWKS for ``grace_seconds``
         (default from the fixtures; 0 drops it at once, so its tokens stop verifying)."""
         grace = self.fixtures.token["key_grace_seconds"] if grace_seconds is None else grace_seconds
-        if grace < 0:
+        if math.isnan(grace) or grace < 0:
             raise ControlError("grace_seconds must not be negative")
         return self.keys.rotate(SigningKey.generate(self.fixtures.token["kid_prefix"]), self.now(), grace).kid
 
@@ -193,6 +200,15 @@ class ControlPlane:
 
     def sequence_of(self, jti: str) -> int | None:
         return jti_sequence(jti, self.policy.jti_prefix)
+
+
+MAX_TIME = 253402300799.0  # 9999-12-31T23:59:59Z: beyond it timestamps no longer render as dates
+MAX_ADVANCE = 1e10  # seconds per advance_clock(): from real time, the clock stays below MAX_TIME
+
+
+def _in_clock_range(timestamp: float) -> bool:
+    """Whether the virtual clock may read ``timestamp`` (NaN and infinities never: tokens need integers)."""
+    return math.isfinite(timestamp) and 0 <= timestamp <= MAX_TIME
 
 
 def _unverified_claims(token: str) -> dict[str, Any]:

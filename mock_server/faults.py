@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import re
 import threading
 from dataclasses import dataclass, field, replace
 from typing import Any, Mapping
@@ -12,6 +13,10 @@ from .errors import ControlError
 ENDPOINTS = ("token", "api", "keys", "discovery", "any")
 KINDS = ("status", "delay", "drop", "hang", "malformed_token", "token_expired", "forbidden")
 MALFORMED = ("not_json", "missing_access_token", "expires_in_string")
+_HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+\Z")  # an RFC 9110 token
+_HEADER_VALUE = re.compile(r"[\t\x20-\x7e\x80-\xff]*\Z")  # no control characters; Latin-1 only
+_FRAMING_HEADERS = frozenset({"connection", "content-length", "keep-alive", "proxy-authenticate",
+                              "proxy-authorization", "te", "trailers", "transfer-encoding", "upgrade"})
 
 
 @dataclass(frozen=True)
@@ -84,6 +89,10 @@ def fault_from_mapping(fault_id: int, spec: Mapping[str, Any], presets: Mapping[
     headers = spec.get("headers", {})
     if not isinstance(headers, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in headers.items()):
         raise ControlError("'headers' must be an object of strings")
+    for name, value in headers.items():
+        # What waitress cannot send (or must set itself) would break the answer instead of faking one.
+        if not _HEADER_NAME.match(name) or not _HEADER_VALUE.match(value) or name.lower() in _FRAMING_HEADERS:
+            raise ControlError(f"header {name!r}: not a valid header name and Latin-1 value, or one the server sets")
     fault = Fault(fault_id, kind, endpoint, path, method.upper() if method else None, count,
                   headers=headers, body=spec.get("body"))
     return _with_kind_fields(fault, spec, presets, hang_max)

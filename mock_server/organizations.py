@@ -37,7 +37,7 @@ class OrganizationStore:
         size = self.default_page_size if not page_size else page_size
         if not 1 <= size <= self.max_page_size:
             raise ApiError("invalid_argument", f"page_size must be from 1 to {self.max_page_size}")
-        if page_token and not page_token.isdigit():
+        if page_token and not (page_token.isascii() and page_token.isdigit()):
             raise ApiError("invalid_argument", "page_token is not one this server issued")
         start = int(page_token or 0)
         orgs = list(self._orgs.values())

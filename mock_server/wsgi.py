@@ -140,6 +140,9 @@ class JournalMiddleware:
         return [reply.body]
 
     def _record(self, entry: JournalEntry) -> None:
+        detail = entry.extra.get("detail")
+        if isinstance(detail, str):  # an error detail may quote what the client sent (a secret as a scope)
+            entry.extra["detail"] = self.control.redactor.text(detail)
         self.control.journal.record(entry)
         if self.log is not None:
             self.log(entry)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from flask import Blueprint, Response, request
@@ -15,7 +16,10 @@ bp = Blueprint("control", __name__, url_prefix="/_mock")
 def _body() -> dict[str, Any]:
     if not request.get_data(cache=True):
         return {}
-    body = request.get_json(force=True, silent=True)
+    try:
+        body = request.get_json(force=True, silent=True)
+    except RecursionError:  # nested too deep for the JSON parser: silent=True only covers ValueError
+        body = None
     if not isinstance(body, dict):
         raise ControlError("the body must be a JSON object")
     return body
@@ -25,14 +29,17 @@ def _number(body: dict[str, Any], name: str) -> float:
     value = body.get(name)
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ControlError(f"'{name}' must be a number")
-    return float(value)
+    try:
+        return float(value)
+    except OverflowError as exc:  # a JSON integer beyond any float
+        raise ControlError(f"'{name}' is out of range") from exc
 
 
 def _int_arg(name: str) -> int | None:
     raw = request.args.get(name)
     if raw is None:
         return None
-    if not raw.lstrip("-").isdigit() or len(raw) > 18:
+    if not re.fullmatch(r"-?[0-9]{1,17}", raw):  # not "--1" nor "²", which isdigit() lets through
         raise ControlError(f"query parameter '{name}' must be a whole number")
     return int(raw)
 
