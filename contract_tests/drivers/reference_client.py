@@ -131,7 +131,7 @@ def _delay(response: httpx.Response, attempt: int) -> float:
     retry_after = response.headers.get("Retry-After", "")
     if retry_after.isdigit():
         return min(float(retry_after), 30.0)
-    return min(0.25 * 2 ** (attempt - 1), 5.0) * random.uniform(0.8, 1.2)
+    return min(0.25 * 2.0 ** (attempt - 1), 5.0) * random.uniform(0.8, 1.2)
 
 
 def _message(response: httpx.Response) -> str:

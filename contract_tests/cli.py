@@ -1,0 +1,102 @@
+"""scalekit-conformance: run a conformance suite against your code.
+
+The client suite checks an API client (any language) through a small driver program that speaks the JSON-lines
+driver protocol (docs/driver-protocol.md) against a local Scalekit mock. Exit codes: 0 conforming,
+1 a MUST check failed (or a SHOULD check, with --strict), 2 usage, driver or protocol error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import textwrap
+from collections.abc import Sequence
+
+from .client import report as render
+from .client.checks import CATALOGUE
+from .client.runner import UsageError, run_suite
+
+USAGE_ERROR = 2
+
+
+def _catalogue_text() -> str:
+    lines = [f"{c.id:<30} {c.level:<6} {c.rationale}" + (f" [needs {', '.join(sorted(c.needs))}]" if c.needs else "")
+             for c in CATALOGUE]
+    return "\n".join(lines)
+
+
+def _add_client(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    client = commands.add_parser(
+        "client", help="check an API client through its driver", formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Start a mock Scalekit environment on 127.0.0.1, start the driver command once per check "
+        "(with SCALEKIT_ENVIRONMENT_URL, SCALEKIT_CLIENT_ID and SCALEKIT_CLIENT_SECRET set) and run the checks "
+        "through it. Checks needing a capability the driver does not offer are skipped.",
+        epilog="exit codes: 0 conforming; 1 a MUST check failed (or a SHOULD check with --strict); "
+        "2 usage error, or the driver broke the protocol\n\nchecks (--list prints them):\n"
+        + textwrap.indent(_catalogue_text(), "  "))
+    client.add_argument("--driver", metavar="CMD", help='the driver command, split like a shell would, e.g. '
+                        '"python -m contract_tests.drivers.reference" or "node driver.js"')
+    client.add_argument("--strict", action="store_true", help="SHOULD failures fail the run too (exit code 1)")
+    client.add_argument("--only", nargs="+", metavar="ID", action="extend", help="run only these checks")
+    client.add_argument("--skip", nargs="+", metavar="ID", action="extend", help="do not run these checks")
+    client.add_argument("--timeout", type=float, default=30.0, metavar="S",
+                        help="deadline for each driver op; a driver that misses it is killed (default 30; a "
+                        "driver's first hello gets at least 30 s to start up)")
+    client.add_argument("--hang-bound", type=float, default=10.0, metavar="S",
+                        help="how long ERR-TOKEN-ENDPOINT-HANG lets a call take against a hung token endpoint "
+                        "(default 10)")
+    client.add_argument("--reuse-driver", action="store_true",
+                        help="one driver process for every check (only for drivers whose new_client clears "
+                        "all client state)")
+    client.add_argument("--report-json", metavar="PATH", help="write the report as JSON")
+    client.add_argument("--junit-xml", metavar="PATH", help="write the report as JUnit XML")
+    client.add_argument("--report-md", metavar="PATH", help="write the report as Markdown")
+    client.add_argument("--list", action="store_true", help="list the checks (ID, level, rationale) and exit")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="scalekit-conformance", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True, metavar="SUITE")
+    _add_client(commands)
+    return parser
+
+
+def run_client(args: argparse.Namespace) -> int:
+    if args.list:
+        print(_catalogue_text())
+        return 0
+    if not args.driver:
+        print("scalekit-conformance client: --driver CMD is required (or --list)", file=sys.stderr)
+        return USAGE_ERROR
+    try:
+        report = run_suite(args.driver, only=args.only, skip=args.skip, strict=args.strict, op_timeout=args.timeout,
+                           hang_bound=args.hang_bound, reuse_driver=args.reuse_driver)
+    except UsageError as exc:
+        print(f"scalekit-conformance client: {exc}", file=sys.stderr)
+        return USAGE_ERROR
+    print(render.table(report))
+    evidence = render.details(report)
+    if evidence:
+        print("\n" + evidence)
+    for path, write in ((args.report_json, render.write_json), (args.junit_xml, render.write_junit),
+                        (args.report_md, render.write_markdown)):
+        if path:
+            try:
+                write(report, path)
+            except OSError as exc:
+                print(f"scalekit-conformance client: cannot write {path}: {exc}", file=sys.stderr)
+                return USAGE_ERROR
+    return report.exit_code
+
+
+SUITES = {"client": run_client}  # "provider" (checking a server against Scalekit's API) is planned
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return SUITES[args.command](args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,87 @@
+"""The catalogue of client checks: stable IDs, levels, rationales with their sources, and what they need.
+
+The IDs are a public contract (reports, ``--only``, faulty drivers written against them): never
+rename one. The order is the run order; the SEC-* checks come last because they scan the output of
+every driver process the run started.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from . import caching, failures, refresh, secrecy, statemachine, wire
+from .context import MUST, SHOULD, Check, CheckContext, CheckFailure
+
+TIME = frozenset({"advance_time"})
+CONCURRENT = frozenset({"concurrent"})
+
+CATALOGUE: tuple[Check, ...] = (
+    Check("FMT-TOKEN-REQUEST", MUST, "RFC 6749 §4.4.2/§2.3.1 and the seed docs: POST /oauth/token, form-encoded, "
+          "grant_type=client_credentials, credentials in the body or HTTP Basic", wire.token_request),
+    Check("FMT-SECRET-NOT-IN-URL", MUST, "RFC 6749 §2.3.1 (credentials MUST NOT be in the request URI) and the seed "
+          "docs' 'never expose your client secret'", wire.secret_not_in_url),
+    Check("FMT-BEARER-HEADER", MUST, "RFC 6750 §2.1 and the seed docs: 'Authorization: Bearer <token>' with the "
+          "current token", wire.bearer_header),
+    Check("CACHE-SEQUENTIAL", MUST, "seed docs: one token serves calls until it expires (24 h); scalekit-facts: "
+          "every official SDK caches it", caching.sequential),
+    Check("CACHE-CONCURRENT-COLD", SHOULD, "scalekit-facts: the Go and Java SDKs single-flight the token fetch; "
+          "a cold cache must not stampede the token endpoint", caching.concurrent_cold, CONCURRENT),
+    Check("CACHE-NO-TOKENLESS-CALL", SHOULD, "seed docs (401 Token empty) and scalekit-facts (the Node SDK's "
+          "first RPC goes out with no token): fetch first, then call", caching.no_tokenless_call),
+    Check("REFRESH-AFTER-LIFETIME", MUST, "seed docs: tokens expire after 24 h; request a new one",
+          refresh.after_lifetime, TIME),
+    Check("REFRESH-BEFORE-EXPIRY", SHOULD, "seed docs: 'request a new token before the current one expires', "
+          "tracked with expires_in (86399; the JWT's exp is iat + 86400)", refresh.before_expiry, TIME),
+    Check("REFRESH-SHORT-LIFETIME", SHOULD, "RFC 6749 §5.1 and the seed docs: expires_in is the lifetime; "
+          "do not assume 24 h", refresh.short_lifetime, TIME),
+    Check("REFRESH-CLOCK-SKEW", SHOULD, "RFC 6749 §5.1: expires_in is relative to the response; the JWT's exp "
+          "is on the server's clock, which may run ahead", refresh.clock_skew, TIME),
+    Check("REFRESH-REVOKED", MUST, "seed docs: 401 Token expired means 'request a new access token'; "
+          "scalekit-facts: every SDK re-authenticates on 401", refresh.revoked),
+    Check("ERR-INVALID-CREDENTIALS", MUST, "seed docs: 401 Invalid credentials; RFC 6749 §5.2 invalid_client "
+          "is final, not to be retried in a loop", failures.invalid_credentials),
+    Check("ERR-FORBIDDEN", MUST, "seed docs: 403 Insufficient permissions; scalekit-facts: PERMISSION_DENIED is "
+          "never retried", failures.forbidden),
+    Check("ERR-PERSISTENT-401", MUST, "scalekit-facts: SDKs bound their re-auth on 401 (1 to 3 re-fetches)",
+          failures.persistent_401),
+    Check("ERR-TRANSIENT-503", SHOULD, "scalekit-facts: UNAVAILABLE is retried with jittered exponential backoff",
+          failures.transient_503),
+    Check("ERR-RATE-LIMITED-429", SHOULD, "RFC 9110 §10.2.3 Retry-After; RFC 6585 §4 429 Too Many Requests",
+          failures.rate_limited_429),
+    Check("ERR-TRANSIENT-SAFE", MUST, "RFC 6749 §5.1: only a 200 carries a token; an error page is never one",
+          failures.transient_safe),
+    Check("ERR-MALFORMED-TOKEN-RESPONSE", MUST, "RFC 6749 §5.1 (access_token REQUIRED, JSON body); scalekit-facts: "
+          "expires_in is an integer", failures.malformed_token_response),
+    Check("ERR-TOKEN-ENDPOINT-HANG", MUST, "seed docs: the token endpoint is a network dependency; a call must "
+          "not hang on it forever", failures.token_endpoint_hang),
+    Check("STATE-MACHINE", MUST, "seed docs' token management rules under random interleavings of calls, "
+          "expiry, revocation, key rotation and outages", statemachine.state_machine),
+    Check("SEC-SECRET-NOT-LOGGED", MUST, "seed docs: 'never expose your client secret'; store it securely",
+          secrecy.secret_not_logged),
+    Check("SEC-TOKEN-NOT-LOGGED", SHOULD, "seed docs: 'never expose tokens'; RFC 6750 §5: a bearer token is a "
+          "credential to keep from disclosure", secrecy.token_not_logged),
+)
+
+IDS = tuple(check.id for check in CATALOGUE)
+
+__all__ = ["CATALOGUE", "IDS", "MUST", "SHOULD", "Check", "CheckContext", "CheckFailure",
+           "UnknownCheck", "select"]
+
+
+class UnknownCheck(ValueError):
+    """``--only``/``--skip`` named a check that is not in the catalogue."""
+
+
+def _known(ids: Iterable[str]) -> list[str]:
+    wanted = [i.strip().upper() for i in ids if i.strip()]
+    unknown = [i for i in wanted if i not in IDS]
+    if unknown:
+        raise UnknownCheck(f"unknown check id(s): {', '.join(unknown)} (see --list)")
+    return wanted
+
+
+def select(only: Sequence[str] | None = None, skip: Sequence[str] | None = None) -> list[Check]:
+    """The checks to run, in catalogue order: ``only`` these (all by default) minus ``skip``."""
+    chosen = set(_known(only)) if only else set(IDS)
+    chosen -= set(_known(skip or ()))
+    return [check for check in CATALOGUE if check.id in chosen]

@@ -1,0 +1,200 @@
+"""What a check works with: the mock, driver processes, the journal of the check, and how it fails.
+
+A check is a function taking a ``CheckContext``. It drives the client through ``ctx.client()``,
+steers the mock through ``ctx.mock``, reads what happened from ``ctx.journal()``, and fails by
+raising ``CheckFailure`` (``ctx.fail(message)``) with evidence in the message. It never returns a
+verdict.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, NoReturn
+
+from mock_server import MockServer
+
+from .driver import CallResult, DriverOutput, DriverProcess
+from .evidence import JournalView
+
+MUST, SHOULD = "MUST", "SHOULD"
+LIST_PATH = "/api/v1/organizations?page_size=10"
+
+
+class CheckFailure(Exception):
+    """A check found the client breaking its rule; ``message`` says how, with evidence."""
+
+    def __init__(self, check_id: str, message: str) -> None:
+        super().__init__(f"{check_id}: {message}")
+        self.check_id = check_id
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Check:
+    """One entry of the catalogue. ``rationale`` is one line naming its source."""
+
+    id: str
+    level: str
+    rationale: str
+    run: Callable[[CheckContext], None]
+    needs: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class SuiteOptions:
+    """How a run treats the driver: deadlines, and whether one process serves every check."""
+
+    op_timeout: float = 30.0
+    hang_bound: float = 10.0
+    reuse_driver: bool = False
+    strict: bool = False
+
+
+@dataclass
+class RunLog:
+    """What a whole run collects for the leak checks: every driver's output, every token issued."""
+
+    outputs: list[DriverOutput] = field(default_factory=list)
+    issued: set[str] = field(default_factory=set)
+
+
+class Launcher:
+    """Starts driver processes pointed at the mock, recording their output in the run log."""
+
+    def __init__(self, argv: Sequence[str], mock: MockServer, options: SuiteOptions, log: RunLog) -> None:
+        self.argv = list(argv)
+        self.mock = mock
+        self.options = options
+        self.log = log
+
+    def launch(self, label: str, *, secret: str | None = None) -> DriverProcess:
+        secret = self.mock.client_secret if secret is None else secret
+        env = {"SCALEKIT_ENVIRONMENT_URL": self.mock.url.rstrip("/"), "SCALEKIT_CLIENT_ID": self.mock.client_id,
+               "SCALEKIT_CLIENT_SECRET": secret}
+        output = DriverOutput(label, secret)
+        self.log.outputs.append(output)
+        driver = DriverProcess(self.argv, env, op_timeout=self.options.op_timeout, output=output)
+        driver.start()
+        return driver
+
+
+class CheckContext:
+    """One check's run: its drivers, its slice of the journal, its transcript of driver ops."""
+
+    def __init__(self, check: Check, mock: MockServer, launcher: Launcher, shared: DriverProcess | None = None,
+                 capabilities: Sequence[str] = ()) -> None:
+        self.check = check
+        self.mock = mock
+        self.launcher = launcher
+        self.options = launcher.options
+        self.run_log = launcher.log
+        self.shared = shared
+        self.capabilities = frozenset(capabilities)
+        self.transcript: list[str] = []
+        self._owned: list[DriverProcess] = []
+        self._mark = 0
+        self.reset_mock()
+
+    # -- failing ------------------------------------------------------------------------------
+    def fail(self, message: str) -> NoReturn:
+        raise CheckFailure(self.check.id, message)
+
+    # -- the mock -----------------------------------------------------------------------------
+    def reset_mock(self) -> None:
+        """Back to a fresh mock; the journal of this check starts here (after collecting its tokens)."""
+        self._collect()
+        self.mock.reset()
+        # Requests still in flight (a released hang) may land in the journal after the reset: the
+        # mark keeps them out of this check's view, since their sequence numbers are older.
+        self._mark = self.mock.control.journal.next_seq()
+
+    def journal(self) -> JournalView:
+        return JournalView(self.mock.journal(since=self._mark))
+
+    def mock_step(self, action: str, **fields: Any) -> None:
+        """Note a control-plane step in the transcript, between the driver ops it came between."""
+        self.transcript.append(json.dumps({"mock": action, **fields}))
+
+    # -- drivers ------------------------------------------------------------------------------
+    def client(self, *, secret: str | None = None) -> Client:
+        """The client under test: the shared driver when reusing one, else a fresh process.
+
+        A different ``secret`` always gets a process of its own (the environment is read at start).
+        """
+        if self.shared is not None and self.shared.alive and secret is None:
+            client = Client(self, self.shared)
+            self.align_clock(client)
+            return client
+        driver = self.launcher.launch(self.check.id, secret=secret)
+        self._owned.append(driver)
+        return Client(self, driver)
+
+    def align_clock(self, client: Client) -> None:
+        """After a mock reset, move the mock's clock to where a reused driver's clock has got to."""
+        offset = client.driver.clock_offset - self.mock.control.clock.offset
+        if offset > 0:
+            self.mock.advance_clock(offset)
+
+    def advance(self, client: Client, seconds: float) -> None:
+        """Move the client's clock and the mock's clock forward together."""
+        client.advance_time(seconds)
+        self.mock.advance_clock(seconds)
+        self.mock_step("advance_clock", seconds=seconds)
+
+    def close(self) -> None:
+        """Stop the drivers this check started and collect the tokens it saw issued."""
+        self._collect()
+        for driver in self._owned:
+            driver.close()
+        self._owned.clear()
+
+    def _collect(self) -> None:
+        if self._mark:
+            self.run_log.issued |= self.journal().issued_fingerprints()
+
+
+class Client:
+    """The client under test as a check uses it: driver ops that fail the check on misuse."""
+
+    def __init__(self, ctx: CheckContext, driver: DriverProcess) -> None:
+        self.ctx = ctx
+        self.driver = driver
+
+    @property
+    def client_id(self) -> str:
+        return self.ctx.mock.client_id
+
+    def _note(self) -> None:
+        self.ctx.transcript.append(self.driver.sent[-1])
+
+    def new_client(self, *, accept_failure: bool = False, timeout: float | None = None) -> CallResult:
+        """``new_client``; a failure fails the check unless ``accept_failure`` (bad credentials)."""
+        result = self.driver.new_client(timeout=timeout)
+        self._note()
+        if not result.succeeded and not accept_failure:
+            self.ctx.fail(f"new_client failed: {result.describe()}\n{self.ctx.journal().describe()}")
+        return result
+
+    def call(self, path: str = LIST_PATH, *, timeout: float | None = None) -> CallResult:
+        result = self.driver.call("GET", path, timeout=timeout)
+        self._note()
+        return result
+
+    def call_ok(self, what: str, path: str = LIST_PATH) -> CallResult:
+        """A call that must succeed; its failure fails the check with the journal as evidence."""
+        result = self.call(path)
+        if not result.succeeded:
+            journal = self.ctx.journal()
+            self.ctx.fail(f"{what} failed: {result.describe()}\nrequests ({journal.counts()}):\n{journal.describe()}")
+        return result
+
+    def call_concurrently(self, count: int, path: str = LIST_PATH) -> list[CallResult]:
+        results = self.driver.call_concurrently(count, "GET", path)
+        self._note()
+        return results
+
+    def advance_time(self, seconds: float) -> None:
+        self.driver.advance_time(seconds)
+        self._note()

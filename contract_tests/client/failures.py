@@ -1,0 +1,177 @@
+"""ERR-*: how the client meets failures — bad credentials, missing permissions, outages, broken answers, hangs."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from .context import CheckContext, Client
+from .driver import CallResult, DriverTimeout, ProtocolError
+from .evidence import JournalView, plural
+
+WRONG_SECRET = "test_0000000000wrongSecretForConformance00000"
+LIMITED_SCOPES = ["users:read"]
+PERSISTENT_401_COUNT = 1000
+MIN_BACKOFF = 0.1
+MIN_RETRY_AFTER = 0.9  # Retry-After: 1, less a little for timing on a busy machine
+
+
+def _surfaced(result: CallResult, status: int, kind: str) -> bool:
+    return not result.succeeded and (result.surfaced_status == status or result.error_type == kind)
+
+
+def invalid_credentials(ctx: CheckContext) -> None:
+    """ERR-INVALID-CREDENTIALS: with a wrong secret the failure surfaces as 401/unauthenticated after at most
+    3 token requests (new_client may already fail: the error surfacing early is fine)."""
+    client = ctx.client(secret=WRONG_SECRET)
+    early = client.new_client(accept_failure=True)
+    result = client.call()
+    journal = ctx.journal()
+    evidence = f"({journal.counts()}):\n{journal.describe()}"
+    if result.succeeded:
+        ctx.fail(f"a call with a wrong client secret succeeded {evidence}")
+    if not (_surfaced(early, 401, "unauthenticated") or _surfaced(result, 401, "unauthenticated")):
+        ctx.fail(f"bad credentials surfaced as new_client {early.describe()} / call {result.describe()}, "
+                 f"not as 401/unauthenticated {evidence}")
+    if len(journal.token_requests) > 3:
+        ctx.fail(f"a rejected secret was sent {len(journal.token_requests)} times (at most 3) {evidence}")
+
+
+def forbidden(ctx: CheckContext) -> None:
+    """ERR-FORBIDDEN: a client lacking organizations:read surfaces 403/permission_denied — not a 401 — after
+    at most 2 API calls and 2 token requests (a new token does not grant permissions)."""
+    ctx.mock.put_client({"client_id": ctx.mock.client_id, "client_secret": ctx.mock.client_secret,
+                         "scopes": LIMITED_SCOPES})
+    ctx.mock_step("put_client", scopes=LIMITED_SCOPES)
+    client = ctx.client()
+    client.new_client()
+    result = client.call()
+    journal = ctx.journal()
+    evidence = f"({journal.counts()}):\n{journal.describe()}"
+    if not _surfaced(result, 403, "permission_denied") or result.surfaced_status == 401:
+        ctx.fail(f"a call without the needed permission should surface 403/permission_denied; it {result.describe()} "
+                 f"{evidence}")
+    if len(journal.api_calls) > 2 or len(journal.token_requests) > 2:
+        ctx.fail(f"a 403 was retried: at most 2 API calls and 2 token requests {evidence}")
+
+
+def persistent_401(ctx: CheckContext) -> None:
+    """ERR-PERSISTENT-401: an API that keeps answering 401 Token expired is surfaced as 401 after a bounded
+    number of refreshes (at most 5 token requests and 6 API calls)."""
+    ctx.mock.add_fault("token_expired", count=PERSISTENT_401_COUNT)
+    ctx.mock_step("add_fault", kind="token_expired", count=PERSISTENT_401_COUNT)
+    client = ctx.client()
+    client.new_client()
+    result = client.call()
+    journal = ctx.journal()
+    evidence = f"({journal.counts()}):\n{journal.describe()}"
+    if not _surfaced(result, 401, "unauthenticated"):
+        ctx.fail(f"with every API call answered 401 the call should surface 401; it {result.describe()} {evidence}")
+    if len(journal.token_requests) > 5 or len(journal.api_calls) > 6:
+        ctx.fail(f"401s were retried without a tight bound (at most 5 token requests and 6 API calls) {evidence}")
+
+
+def _retried_after(ctx: CheckContext, preset: str, status: int, minimum: float, what: str) -> None:
+    ctx.mock.add_fault("status", endpoint="token", preset=preset, count=1)
+    ctx.mock_step("add_fault", kind="status", endpoint="token", preset=preset, count=1)
+    client = ctx.client()
+    client.new_client()
+    client.call_ok(f"the call after one {status} from the token endpoint")
+    journal = ctx.journal()
+    tokens = journal.token_requests
+    refused = next((n for n, r in enumerate(tokens) if r.status == status), None)
+    if refused is None or refused + 1 >= len(tokens):
+        ctx.fail(f"expected a {status} then a retried token request:\n{journal.describe()}")
+    gap = tokens[refused + 1].time - tokens[refused].time
+    if gap < minimum:
+        ctx.fail(f"the token request was retried {gap:.3f} s after the {status}; {what}:\n{journal.describe()}")
+
+
+def transient_503(ctx: CheckContext) -> None:
+    """ERR-TRANSIENT-503: one 503 from the token endpoint is retried after a delay (at least 0.1 s) and the call
+    succeeds."""
+    _retried_after(ctx, "unavailable", 503, MIN_BACKOFF, f"wait at least {MIN_BACKOFF} s (backoff) before retrying")
+
+
+def rate_limited_429(ctx: CheckContext) -> None:
+    """ERR-RATE-LIMITED-429: a 429 with ``Retry-After: 1`` is retried no sooner than about 1 s, then succeeds."""
+    _retried_after(ctx, "rate_limited", 429, MIN_RETRY_AFTER, "Retry-After: 1 asks for a second")
+
+
+TRANSIENT = (("unavailable", 1), ("rate_limited", 1), ("server_error_html", 3))
+
+
+def transient_safe(ctx: CheckContext) -> None:
+    """ERR-TRANSIENT-SAFE: under a 503, a 429 and an HTML 500 from the token endpoint the client succeeds or
+    surfaces an error — it neither crashes nor sends an API call with a bearer the mock did not issue."""
+    client = ctx.client()
+    for preset, count in TRANSIENT:
+        ctx.mock.clear_faults()
+        ctx.mock.add_fault("status", endpoint="token", preset=preset, count=count)
+        ctx.mock_step("add_fault", kind="status", endpoint="token", preset=preset, count=count)
+        _survive(ctx, client, f"{count} x {preset} from the token endpoint")
+    ctx.mock.clear_faults()
+    _no_bogus_bearer(ctx, ctx.journal())
+
+
+def _survive(ctx: CheckContext, client: Client, what: str) -> None:
+    """new_client and a call, either of which may fail; a driver that stops answering fails the check."""
+    try:
+        client.new_client(accept_failure=True)
+        client.call()
+    except ProtocolError as exc:
+        ctx.fail(f"the client crashed under {what}: {exc}\n{ctx.journal().describe()}")
+
+
+def _no_bogus_bearer(ctx: CheckContext, journal: JournalView) -> None:
+    delivered = journal.delivered()
+    bogus = [r for r in journal.api_calls if r.authorization is not None and r.bearer not in delivered]
+    if bogus:
+        ctx.fail(f"{plural(len(bogus), 'API call')} carried a bearer the mock never handed out (a failed or "
+                 f"unusable token response must not become a token):\n{journal.describe()}")
+
+
+MALFORMED = ("not_json", "missing_access_token", "expires_in_string")
+MUST_REJECT = frozenset({"not_json", "missing_access_token"})
+
+
+def malformed_token_response(ctx: CheckContext) -> None:
+    """ERR-MALFORMED-TOKEN-RESPONSE: a token response that is not JSON or has no access_token surfaces an
+    error; no variant (nor expires_in as a string) leads to an API call with a bogus bearer."""
+    client = ctx.client()
+    for variant in MALFORMED:
+        ctx.mock.clear_faults()
+        ctx.mock.add_fault("malformed_token", variant=variant, count=20)
+        ctx.mock_step("add_fault", kind="malformed_token", variant=variant, count=20)
+        try:
+            client.new_client(accept_failure=True)
+            result = client.call()
+        except ProtocolError as exc:
+            ctx.fail(f"the client crashed on a {variant} token response: {exc}\n{ctx.journal().describe()}")
+        if variant in MUST_REJECT and result.succeeded:
+            ctx.fail(f"every token response was {variant}, yet the call succeeded:\n{ctx.journal().describe()}")
+    ctx.mock.clear_faults()
+    _no_bogus_bearer(ctx, ctx.journal())
+
+
+def token_endpoint_hang(ctx: CheckContext) -> None:
+    """ERR-TOKEN-ENDPOINT-HANG: when the token endpoint never answers, the call fails within the hang bound
+    (10 s by default) instead of hanging."""
+    ctx.mock.add_fault("hang", endpoint="token", count=PERSISTENT_401_COUNT)
+    ctx.mock_step("add_fault", kind="hang", endpoint="token", count=PERSISTENT_401_COUNT)
+    client = ctx.client()
+    try:
+        _within_bound(ctx, "new_client", lambda timeout: client.new_client(accept_failure=True, timeout=timeout))
+        result = _within_bound(ctx, "call", lambda timeout: client.call(timeout=timeout))
+        if result.succeeded:
+            ctx.fail("the call succeeded although the token endpoint never answered")
+    finally:
+        ctx.reset_mock()  # releases the hung requests
+
+
+def _within_bound(ctx: CheckContext, op: str, send: Callable[[float], CallResult]) -> CallResult:
+    bound = ctx.options.hang_bound
+    try:
+        return send(bound)
+    except DriverTimeout:
+        ctx.fail(f"with a token endpoint that never answers, '{op}' had not returned after {bound:g} s (give token "
+                 f"requests a timeout); the driver was killed")

@@ -1,0 +1,121 @@
+"""``run_suite``: run the client checks against a driver command and report what each found.
+
+A fresh ``MockServer`` serves the run and is reset before every check. Each check gets a fresh
+driver process unless ``reuse_driver`` (for drivers whose ``new_client`` clears everything). A hung
+driver fails the check it hung in; a driver that breaks the protocol makes that check an ``error``;
+either way the next check starts a fresh process.
+"""
+
+from __future__ import annotations
+
+import shlex
+import time
+import traceback
+from collections.abc import Sequence
+
+from mock_server import MockError, MockServer
+
+from .checks import Check, select
+from .context import CheckContext, CheckFailure, Launcher, RunLog, SuiteOptions
+from .driver import DriverError, DriverInfo, DriverProcess, DriverTimeout, ProtocolError
+from .results import CheckResult, SuiteReport
+
+__all__ = ["CheckResult", "SuiteReport", "UsageError", "run_suite"]
+
+
+class UsageError(ValueError):
+    """The suite was asked something it cannot do (an unknown check, an empty driver command)."""
+
+
+def run_suite(driver: str, *, only: Sequence[str] | None = None, skip: Sequence[str] | None = None,
+              strict: bool = False, op_timeout: float = 30.0, hang_bound: float = 10.0,
+              reuse_driver: bool = False) -> SuiteReport:
+    """Run the selected checks (all by default) against the driver started by the command ``driver``."""
+    try:
+        checks = select(only, skip)
+        argv = shlex.split(driver)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from exc
+    if not argv:
+        raise UsageError("the driver command is empty")
+    if op_timeout <= 0 or hang_bound <= 0:
+        raise UsageError("timeouts must be positive")
+    options = SuiteOptions(op_timeout=op_timeout, hang_bound=hang_bound, reuse_driver=reuse_driver, strict=strict)
+    started = time.monotonic()
+    with MockServer() as mock:
+        report = _Run(argv, mock, options).run(checks, driver)
+    report.duration = time.monotonic() - started
+    return report
+
+
+class _Run:
+    """One run: the driver's self-description, then each check in turn."""
+
+    def __init__(self, argv: list[str], mock: MockServer, options: SuiteOptions) -> None:
+        self.mock = mock
+        self.options = options
+        self.log = RunLog()
+        self.launcher = Launcher(argv, mock, options, self.log)
+        self.shared: DriverProcess | None = None
+
+    def run(self, checks: list[Check], command: str) -> SuiteReport:
+        report = SuiteReport(DriverInfo("unknown", "", ()), command, strict=self.options.strict)
+        try:
+            probe = self.launcher.launch("shared" if self.options.reuse_driver else "hello")
+        except DriverError as exc:
+            report.results = [CheckResult(c.id, c.level, "error", f"the driver did not start: {exc}") for c in checks]
+            return report
+        report.driver = probe.info
+        if self.options.reuse_driver:
+            self.shared = probe
+        else:
+            probe.close()
+        try:
+            report.results = [self.run_check(check, report.driver) for check in checks]
+        finally:
+            if self.shared is not None:
+                self.shared.close()
+        return report
+
+    def run_check(self, check: Check, info: DriverInfo) -> CheckResult:
+        missing = sorted(check.needs - set(info.capabilities))
+        if missing:
+            offered = ", ".join(info.capabilities) or "none"
+            return CheckResult(check.id, check.level, "skipped",
+                               f"needs the capability {', '.join(missing)}; the driver offers: {offered}")
+        started = time.monotonic()
+        if self.shared is not None and not self.shared.alive:  # it hung or broke in an earlier check
+            self.shared.kill()
+            try:
+                self.shared = self.launcher.launch("shared")
+            except DriverError as exc:
+                return CheckResult(check.id, check.level, "error", f"the driver did not restart: {exc}")
+        ctx = CheckContext(check, self.mock, self.launcher, self.shared, info.capabilities)
+        try:
+            outcome, message = self._outcome(check, ctx)
+        finally:
+            ctx.close()
+        outcome, message = self._server_errors(outcome, message)
+        return CheckResult(check.id, check.level, outcome, message, time.monotonic() - started)
+
+    def _outcome(self, check: Check, ctx: CheckContext) -> tuple[str, str]:
+        try:
+            check.run(ctx)
+        except CheckFailure as exc:
+            return "failed", exc.message
+        except DriverTimeout as exc:
+            return "failed", f"the client hung: {exc}"
+        except ProtocolError as exc:
+            return "error", f"protocol error: {exc}"
+        except MockError as exc:
+            return "error", f"the suite could not steer the mock: {exc}"
+        except Exception as exc:  # noqa: BLE001 - a bug in one check must not lose the whole run's results
+            return "error", f"the suite failed: {type(exc).__name__}: {exc}\n{traceback.format_exc(limit=-3)}"
+        return "passed", ""
+
+    def _server_errors(self, outcome: str, message: str) -> tuple[str, str]:
+        try:
+            self.mock.check()
+        except MockError as exc:
+            return "error", f"{message}\nthe mock itself failed: {exc}".strip()
+        return outcome, message
