@@ -1,0 +1,241 @@
+"""The components of the mock's OpenAPI document: body schemas, error responses, security schemes.
+
+Error bodies come from ``fixtures/errors.json``; the rest describes what the views answer and accept.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .control import MAX_ADVANCE, MAX_TIME, ControlPlane
+from .data import Fixtures
+from .faults import _FRAMING_HEADERS, ENDPOINTS, MALFORMED
+
+Schema = dict[str, Any]
+
+SECURITY_SCHEME = "bearerAuth"
+NULLABLE_STR: Schema = {"type": ["string", "null"]}
+_STRINGS: Schema = {"type": "array", "items": {"type": "string"}}
+
+
+def components(control: ControlPlane) -> dict[str, Any]:
+    """The ``components`` object: schemas, error responses and security schemes."""
+    return {"schemas": _schemas(control), "responses": _error_responses(control.fixtures),
+            "securitySchemes": _security_schemes(control)}
+
+
+def ref_response(name: str) -> Schema:
+    return {"$ref": f"#/components/responses/{name}"}
+
+
+def ref_schema(name: str) -> Schema:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def json_response(description: str, schema: str) -> Schema:
+    return {"description": description, "content": {"application/json": {"schema": ref_schema(schema)}}}
+
+
+def _object(properties: dict[str, Schema], *, required: list[str] | None = None, closed: bool = True) -> Schema:
+    """An object schema; ``closed`` when the server answers (or accepts) no other field."""
+    schema: Schema = {"type": "object", "properties": properties,
+                      "required": list(properties) if required is None else required}
+    if closed:
+        schema["additionalProperties"] = False
+    return schema
+
+
+def _security_schemes(control: ControlPlane) -> dict[str, Schema]:
+    full = control.policy.full_access_scope
+    scopes = {p: f"The `{p}` permission." for p in sorted(control.routes.all_permissions)}
+    return {
+        SECURITY_SCHEME: {"type": "http", "scheme": "bearer", "bearerFormat": "JWT",
+                          "description": "An access token from POST /oauth/token, RS256-signed by a key of /keys."},
+        "clientCredentials": {"type": "oauth2", "description": "How the bearer tokens are obtained.",
+                              "flows": {"clientCredentials": {"tokenUrl": "/oauth/token",
+                                                              "scopes": {full: "Full access.", **scopes}}}},
+    }
+
+
+def _error_responses(fixtures: Fixtures) -> dict[str, Schema]:
+    """Every documented error body, from fixtures/errors.json, one response per status and family."""
+    api = [("ApiInvalidArgument", 400), ("ApiUnauthenticated", 401), ("ApiPermissionDenied", 403),
+           ("ApiNotFound", 404), ("ApiMethodNotAllowed", 405)]
+    oauth = [("OAuthBadRequest", 400), ("OAuthInvalidClient", 401), ("OAuthMethodNotAllowed", 405)]
+    control_error = _object({"error": {"type": "string"}})
+    responses = {name: _error_response(f"google.rpc.Status ({status})", _api_error(fixtures, status))
+                 for name, status in api}
+    responses.update({name: _error_response(f"RFC 6749 5.2 error ({status})", _oauth_error(fixtures, status))
+                      for name, status in oauth})
+    responses["ControlBadRequest"] = _error_response("The control-plane request was not understood.", control_error)
+    responses["ControlNotFound"] = _error_response("No such thing in the control plane.", control_error)
+    return responses
+
+
+def _error_response(description: str, schema: Schema) -> Schema:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _api_error(fixtures: Fixtures, status: int) -> Schema:
+    specs = [s for s in fixtures.errors["api"].values() if s["status"] == status]
+    info = _object({"@type": {"const": fixtures.errors["error_info_type"]},
+                    "error_code": {"enum": sorted({s["error_code"] for s in specs})}})
+    return _object({"code": {"enum": sorted({s["code"] for s in specs})},
+                    "message": {"enum": sorted({s["message"] for s in specs})},
+                    "details": {"type": "array", "minItems": 1, "maxItems": 1, "items": info}})
+
+
+def _oauth_error(fixtures: Fixtures, status: int) -> Schema:
+    specs = {k: s for k, s in fixtures.errors["oauth"].items() if s["status"] == status}
+    return _object({"error": {"enum": sorted(specs)},
+                    "error_description": {"enum": sorted({s["description"] for s in specs.values()})}})
+
+
+def _schemas(control: ControlPlane) -> dict[str, Schema]:
+    return {**_token_schemas(control), **_organization_schemas(), **_control_schemas(control.fixtures),
+            "Empty": _object({})}
+
+
+def _token_schemas(control: ControlPlane) -> dict[str, Schema]:
+    kid = {"type": "string", "pattern": "^" + control.fixtures.token["kid_prefix"]}
+    jwk = _object({"use": {"const": "sig"}, "kty": {"const": "RSA"}, "kid": kid, "alg": {"const": "RS256"},
+                   "n": {"type": "string"}, "e": {"type": "string"}})
+    discovery = {name: {"type": "string"} for name in ("issuer", "token_endpoint", "jwks_uri")}
+    discovery.update({name: _STRINGS for name in (
+        "grant_types_supported", "token_endpoint_auth_methods_supported",
+        "token_endpoint_auth_signing_alg_values_supported", "id_token_signing_alg_values_supported",
+        "response_types_supported", "scopes_supported", "claims_supported")})
+    return {
+        "TokenResponse": _object({"access_token": {"type": "string", "minLength": 1},
+                                  "token_type": {"const": control.policy.token_type},
+                                  "expires_in": {"type": "integer", "minimum": 1}, "scope": {"type": "string"}}),
+        "Jwks": _object({"keys": {"type": "array", "minItems": 1, "items": jwk}}),
+        "OpenIdConfiguration": _object(discovery),
+    }
+
+
+def _organization_schemas() -> dict[str, Schema]:
+    feature = _object({"name": {"type": "string"}, "enabled": {"type": "boolean"}})
+    organization = _object({
+        "id": {"type": "string"}, "create_time": {"type": "string", "format": "date-time"},
+        "update_time": {"type": "string", "format": "date-time"}, "display_name": {"type": "string"},
+        "region_code": {"type": "string"}, "external_id": {"type": "string"},
+        "metadata": {"type": "object", "additionalProperties": {"type": "string"}},
+        "settings": _object({"features": {"type": "array", "items": feature}}),
+    })
+    # display_name must hold a character Python's str.strip() keeps: \s plus what only Python counts as space.
+    name = {"type": "string", "maxLength": 200, "pattern": "[^\\s\\x1c-\\x1f\\x85]"}
+    create = _object({"display_name": name, "external_id": NULLABLE_STR, "region_code": NULLABLE_STR,
+                      "metadata": {"type": "object", "additionalProperties": {"type": "string"}}},
+                     required=["display_name"], closed=False)
+    return {
+        "Organization": organization,
+        "OrganizationResponse": _object({"organization": ref_schema("Organization")}),
+        "ListOrganizationsResponse": _object({
+            "organizations": {"type": "array", "items": ref_schema("Organization")},
+            "next_page_token": {"type": "string"}, "prev_page_token": {"type": "string"},
+            "total_size": {"type": "integer", "minimum": 0}}),
+        "CreateOrganizationRequest": create,
+    }
+
+
+def _fault_specs(fixtures: Fixtures) -> Schema:
+    """What ``faults.fault_from_mapping`` accepts, one alternative per kind."""
+    hang_max = float(fixtures.faults["hang_max_seconds"])
+    common: dict[str, Schema] = {
+        "endpoint": {"enum": list(ENDPOINTS)}, "path": {"type": ["string", "null"], "pattern": "^/"},
+        "method": {"type": ["string", "null"], "pattern": "^[A-Za-z]+$"},
+        "count": {"type": "integer", "minimum": 1, "maximum": 1_000_000},
+        "headers": _fault_headers(), "body": {},
+    }
+    seconds = {"seconds": {"type": "number", "minimum": 0, "maximum": hang_max}}
+    extra: dict[str, dict[str, Schema]] = {
+        "status": {"status": {"type": "integer", "minimum": 100, "maximum": 599},
+                   "preset": {"enum": [*sorted(fixtures.faults["presets"]), None]}},
+        "delay": seconds, "hang": seconds, "drop": {},
+        "malformed_token": {"endpoint": {"const": "token"}, "variant": {"enum": list(MALFORMED)}},
+        "token_expired": {"endpoint": {"const": "api"}}, "forbidden": {"endpoint": {"const": "api"}},
+    }
+    alternatives = []
+    for kind, fields in extra.items():
+        alternative = _object({"kind": {"const": kind}, **common, **fields}, required=["kind"])
+        if kind == "status":
+            # A status, or a preset that names one.
+            alternative["anyOf"] = [{"required": ["status"]},
+                                    {"required": ["preset"], "properties": {"preset": {"type": "string"}}}]
+        alternatives.append(alternative)
+    return {"oneOf": alternatives}
+
+
+def _fault_headers() -> Schema:
+    """What faults.py lets a fault answer with: RFC 9110 names, Latin-1 values, none the server sets."""
+    framing = "|".join("".join(f"[{c.upper()}{c}]" if c.isalpha() else c for c in name)
+                       for name in sorted(_FRAMING_HEADERS))
+    return {"type": "object", "propertyNames": {"pattern": f"^(?!(?:{framing})$)[!#$%&'*+\\-.^_`|~0-9A-Za-z]+$"},
+            "additionalProperties": {"type": "string", "pattern": "^[\\t\\x20-\\x7e\\x80-\\xff]*$"}}
+
+
+def _control_schemas(fixtures: Fixtures) -> dict[str, Schema]:
+    number, count = {"type": "number"}, {"type": "integer", "minimum": 0}
+    non_empty = {"type": "array", "items": {"type": "string", "minLength": 1}}
+    client = _object({"client_id": {"type": "string"}, "scopes": {**_STRINGS, "type": ["array", "null"]},
+                      "organization_id": NULLABLE_STR, "audience": _STRINGS,
+                      "token_lifetime": {"type": ["integer", "null"]}})
+    spec = _object({"client_secret": {"type": "string", "minLength": 1, "maxLength": 512},
+                    "scopes": {**non_empty, "type": ["array", "null"]},
+                    "organization_id": {"type": ["string", "null"], "minLength": 1},
+                    "audience": {**non_empty, "type": ["array", "null"]},
+                    "token_lifetime": {"type": ["integer", "null"], "minimum": 2, "maximum": 10**8},
+                    "description": {"description": "Any note; the mock ignores it."}}, required=["client_secret"])
+    fault = _object({"id": count, "kind": {"type": "string"}, "endpoint": {"enum": list(ENDPOINTS)},
+                     "path": {"type": "string"}, "method": {"type": "string"}, "count": count,
+                     "status": {"type": "integer"}, "preset": {"type": "string"}, "body": {},
+                     "headers": {"type": "object", "additionalProperties": {"type": "string"}},
+                     "seconds": number, "variant": {"type": "string"}},
+                    required=["id", "kind", "endpoint", "count", "headers"])
+    pending = {**fault, "properties": {**fault["properties"], "remaining": count},
+               "required": [*fault["required"], "remaining"]}
+    nullable_object = {"type": ["object", "null"]}
+    entry = _object({
+        "seq": count, "time": number, "method": {"type": "string"}, "path": {"type": "string"},
+        "query": {"type": "object", "additionalProperties": _STRINGS},
+        "headers": {"type": "object", "additionalProperties": {"type": "string"}},
+        "form": {"type": ["object", "null"], "additionalProperties": _STRINGS}, "endpoint": {"type": "string"},
+        "transport": {"type": "string"}, "client_id": NULLABLE_STR, "token": nullable_object,
+        "issued": nullable_object, "status": count, "outcome": {"type": "string"}, "fault": nullable_object,
+        "extra": {"type": "object"}})
+    return {
+        "Clock": _object({"now": number, "offset": number}),
+        # A clock already moved near MAX_TIME (year 9999) also refuses less than MAX_ADVANCE.
+        "AdvanceClockRequest": _object({"seconds": {"type": "number", "minimum": 0, "maximum": MAX_ADVANCE}},
+                                       closed=False),
+        "SetClockRequest": _object({"now": {"type": "number", "minimum": 0, "maximum": MAX_TIME}}, closed=False),
+        "Client": client,
+        "ClientList": _object({"clients": {"type": "array", "items": ref_schema("Client")}}),
+        "ClientSpec": spec,
+        "ClientRemoved": _object({"removed": {"type": "string"}}),
+        "RotateKeysRequest": _object({"grace_seconds": {"type": "number", "minimum": 0}}, required=[], closed=False),
+        "RotatedKeys": _object({"kid": {"type": "string"}, "keys": {**_STRINGS, "minItems": 1}}),
+        "RevokeRequest": {"type": "object", "anyOf": [
+            {"properties": {"all": {"const": True}}, "required": ["all"]},
+            {"properties": {"all": {"not": {"const": True}}, "jti": {"type": "string", "minLength": 1}},
+             "required": ["jti"], "not": {"required": ["token"]}},
+            {"properties": {"all": {"not": {"const": True}}, "token": {
+                "type": "string", "description": "A token this mock issued (its jti is revoked)."}},
+             "required": ["token"]}]},
+        "Revoked": {"oneOf": [_object({"revoked_up_to": {"type": "integer"}}),
+                              _object({"revoked": {"type": "string"}})]},
+        "FaultSpec": _fault_specs(fixtures),
+        "Fault": fault,
+        "FaultList": _object({"faults": {"type": "array", "items": pending}}),
+        "EmptyFaultList": _object({"faults": {"type": "array", "maxItems": 0}}),
+        "JournalEntry": entry,
+        "Journal": _object({"entries": {"type": "array", "items": ref_schema("JournalEntry")}}),
+        "EmptyJournal": _object({"entries": {"type": "array", "maxItems": 0}}),
+        "State": _object({
+            "issuer": {"type": "string"}, "now": number, "clock_offset": number,
+            "clients": {"type": "array", "items": ref_schema("Client")}, "keys": {**_STRINGS, "minItems": 1},
+            "faults": {"type": "array", "items": pending},
+            "journal": _object({"size": count, "last_seq": count})}),
+        "OpenApiDocument": _object({"openapi": {"type": "string"}, "paths": {"type": "object"}}, closed=False),
+    }
