@@ -17,7 +17,8 @@ import os
 import socket
 import sys
 import time
-from typing import IO, Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import IO, Any
 
 PROTOCOL_VERSION = 1
 
@@ -74,6 +75,9 @@ class Adapter:
     name = "python-client"
     version = "0"
     concurrent = True  # the client may be shared by threads (enables call_concurrently)
+    # The client reads expiry from time.time()/datetime.now(), which time-machine moves. Set False for a
+    # client timing expiry with time.monotonic() (time-machine can't move it): then no advance_time.
+    fake_clock = True
 
     def make_client(self, env: Mapping[str, str]) -> Any:
         """Build a fresh client (empty token cache) from SCALEKIT_ENVIRONMENT_URL/_CLIENT_ID/_CLIENT_SECRET."""
@@ -94,11 +98,13 @@ class Adapter:
 class _Clock:
     """``advance_time`` through time-machine, when it is installed."""
 
-    def __init__(self) -> None:
+    def __init__(self, enabled: bool = True) -> None:
+        self._traveller: Any = None
+        if not enabled:
+            return
         try:
             import time_machine
         except ImportError:
-            self._traveller: Any = None
             return
         self._traveller = time_machine.travel(time.time(), tick=True).start()
 
@@ -116,7 +122,7 @@ class Loop:
     def __init__(self, adapter: Adapter, out: IO[str]) -> None:
         self.adapter = adapter
         self.out = out
-        self.clock = _Clock()
+        self.clock = _Clock(enabled=adapter.fake_clock)
         self.client: Any = None
         self.handlers: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
             "hello": self.hello, "new_client": self.new_client, "call": self.call,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException
@@ -16,7 +16,6 @@ from .views import controlapi, discovery, spec
 from .views.render import json_response, render_http_error
 from .wsgi import JournalMiddleware, classify
 from .wsgi_keys import status_line
-
 
 
 def create_app(config: MockConfig | None = None, *, control: ControlPlane | None = None,

@@ -12,8 +12,9 @@ import threading
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Sequence
 from dataclasses import replace
-from typing import Any, Sequence
+from typing import Any
 
 from .config import MockConfig
 from .control import default_clients
@@ -134,7 +135,7 @@ def _post_form(url: str, form: dict[str, str]) -> dict[str, Any]:
     request = urllib.request.Request(url, data=urllib.parse.urlencode(form).encode(),
                                      headers={"Content-Type": "application/x-www-form-urlencoded"})
     try:
-        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - http(s) checked above
+        with urllib.request.urlopen(request, timeout=10) as response:
             body = json.loads(response.read())
     except urllib.error.HTTPError as exc:
         detail = exc.read().decode("utf-8", "replace")[:300]

@@ -5,8 +5,9 @@ from __future__ import annotations
 import hmac
 import re
 import threading
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from .errors import ControlError
 

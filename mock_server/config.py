@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from .clients import Client, client_from_mapping
 from .errors import ConfigError, ControlError
@@ -35,7 +36,8 @@ class MockConfig:
             raise ConfigError("journal size must be from 1 to 10000000 entries")
         if not 1 <= self.threads <= 256:
             raise ConfigError("threads must be from 1 to 256")
-        if self.issuer is not None and (not self.issuer.startswith(("http://", "https://")) or self.issuer.endswith("/")):
+        issuer = self.issuer
+        if issuer is not None and (not issuer.startswith(("http://", "https://")) or issuer.endswith("/")):
             raise ConfigError("issuer must be an http(s) URL without a trailing slash")
 
     def with_env(self, environ: Mapping[str, str] | None = None, defaults: tuple[Client, ...] = ()) -> MockConfig:
@@ -73,13 +75,7 @@ class MockConfig:
         for key, value in data.items():
             if key == "clients":
                 changes[key] = _clients(value, source)
-            elif key in ("issuer", "signing_key_file") and (value is None or isinstance(value, str)):
-                changes[key] = value
-            elif key == "host" and isinstance(value, str):
-                changes[key] = value
-            elif key == "log_requests" and isinstance(value, bool):
-                changes[key] = value
-            elif key in ("port", "token_lifetime", "journal_size", "threads") and _is_int(value, key == "token_lifetime"):
+            elif _FIELD_TYPES[key](value):
                 changes[key] = value
             else:
                 raise ConfigError(f"{source}: '{key}' has the wrong type")
@@ -89,8 +85,20 @@ class MockConfig:
             raise ConfigError(f"{source}: {exc}") from exc
 
 
-def _is_int(value: Any, nullable: bool) -> bool:
-    return (value is None and nullable) or (isinstance(value, int) and not isinstance(value, bool))
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+_FIELD_TYPES: dict[str, Callable[[Any], bool]] = {
+    "host": lambda v: isinstance(v, str),
+    "port": _is_int,
+    "issuer": lambda v: v is None or isinstance(v, str),
+    "token_lifetime": lambda v: v is None or _is_int(v),
+    "journal_size": _is_int,
+    "threads": _is_int,
+    "signing_key_file": lambda v: v is None or isinstance(v, str),
+    "log_requests": lambda v: isinstance(v, bool),
+}
 
 
 def _clients(value: Any, source: str) -> tuple[Client, ...]:

@@ -9,8 +9,9 @@ from __future__ import annotations
 import functools
 import math
 import threading
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import jwt
 
@@ -187,7 +188,8 @@ class ControlPlane:
         now = self.now()
         return {"issuer": self.policy.issuer, "now": now, "clock_offset": self.clock.offset,
                 "clients": self.list_clients(), "keys": [k.kid for k in self.keys.published(now)],
-                "faults": self.list_faults(), "journal": {"size": self.journal.size, "last_seq": self.journal.last_seq()}}
+                "faults": self.list_faults(),
+                "journal": {"size": self.journal.size, "last_seq": self.journal.last_seq()}}
 
     def token_summary(self, token: str) -> dict[str, Any]:
         """What the journal records of a bearer token: a fingerprint, and its jti/exp if readable."""

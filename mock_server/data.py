@@ -56,7 +56,7 @@ class Fixtures:
         return dict(self.errors["api"][key])
 
     def default_key_pem(self) -> bytes:
-        return (self.directory / self.token["default_key"]["file"]).read_bytes()
+        return (self.directory / str(self.token["default_key"]["file"])).read_bytes()
 
 
 def _read_json(directory: Path, name: str) -> dict[str, Any]:

@@ -5,8 +5,9 @@ from __future__ import annotations
 import itertools
 import re
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any, Mapping
+from typing import Any
 
 from .errors import ControlError
 

@@ -8,8 +8,9 @@ import hashlib
 import itertools
 import re
 import threading
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
-from typing import Any, Callable, Iterable
+from typing import Any
 
 _JWT = re.compile(r"eyJ[A-Za-z0-9_\-]*\.[A-Za-z0-9_\-]*\.[A-Za-z0-9_\-]*")
 _SECRET_FIELDS = frozenset({"client_secret", "access_token", "refresh_token", "token", "password"})

@@ -27,7 +27,8 @@ class SigningKey:
     def from_private_key(cls, kid: str, key: rsa.RSAPrivateKey) -> SigningKey:
         public = key.public_key()
         jwk = RSAAlgorithm.to_jwk(public, as_dict=True)
-        return cls(kid, key, public, {"use": "sig", "kty": "RSA", "kid": kid, "alg": "RS256", "n": jwk["n"], "e": jwk["e"]})
+        return cls(kid, key, public,
+                   {"use": "sig", "kty": "RSA", "kid": kid, "alg": "RS256", "n": jwk["n"], "e": jwk["e"]})
 
     @classmethod
     def from_pem(cls, kid: str, pem: bytes, trusted: bool = False) -> SigningKey:

@@ -34,7 +34,7 @@ class OrganizationStore:
             self._orgs: dict[str, dict[str, Any]] = {o["id"]: o for o in self._fixture["organizations"]}
 
     def page(self, page_size: int | None, page_token: str) -> dict[str, Any]:
-        size = self.default_page_size if not page_size else page_size
+        size = page_size or self.default_page_size
         if not 1 <= size <= self.max_page_size:
             raise ApiError("invalid_argument", f"page_size must be from 1 to {self.max_page_size}")
         if page_token and not (page_token.isascii() and page_token.isdigit()):
@@ -72,7 +72,7 @@ class OrganizationStore:
         if not isinstance(metadata, dict) or not all(isinstance(v, str) for v in metadata.values()):
             raise ApiError("invalid_argument", "metadata must be an object of strings")
         stamp = _rfc3339(now)
-        org = {"id": f"org_{next(self._ids)}", "create_time": stamp, "update_time": stamp,
+        org: dict[str, Any] = {"id": f"org_{next(self._ids)}", "create_time": stamp, "update_time": stamp,
                "display_name": name, "region_code": region,
                "external_id": external_id or "", "metadata": metadata, "settings": {"features": []}}
         with self._lock:

@@ -7,7 +7,7 @@ Override ``scalekit_mock_config`` in your conftest to configure the server.
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 import pytest
 

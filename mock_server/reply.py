@@ -81,11 +81,11 @@ class Request:
                 self._args.setdefault(key, value)
         return self._args
 
-    def body(self, error: type[HttpError], key: str) -> bytes:
+    def body(self, error: type[ApiError] | type[OAuthError], key: str) -> bytes:
         """The whole body, at most ``MAX_BODY_BYTES``; larger → ``error(key)`` with status 413."""
         raw = self.environ.get("CONTENT_LENGTH") or "0"
         length = int(raw) if raw.isdigit() else -1
         if length < 0 or length > MAX_BODY_BYTES:
-            raise error(key, "the body is too large or its length is invalid", status=413)  # type: ignore[call-arg]
+            raise error(key, "the body is too large or its length is invalid", status=413)
         data: bytes = self.environ["wsgi.input"].read(length) if length else b""
         return data

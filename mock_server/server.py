@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable, Mapping
 from types import TracebackType
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from waitress.channel import ClientDisconnected
 from waitress.server import create_server
@@ -51,7 +52,7 @@ class MockServer:
             raise MockError(f"cannot listen on {self.config.host}:{self.config.port}: {exc}") from exc
         server.channel_class = json_error_channel(self.control.fixtures)  # waitress's own 400s in JSON too
         self._server = server
-        self.port = int(server.effective_port)  # type: ignore[union-attr]
+        self.port = int(server.effective_port)
         host = self.config.host if ":" not in self.config.host else f"[{self.config.host}]"
         self.url = self.config.issuer or f"http://{host}:{self.port}"
         self.control.set_issuer(self.url)

@@ -9,7 +9,8 @@ and the control plane go on to the Flask app.
 from __future__ import annotations
 
 import json
-from typing import Any, Callable, Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 from urllib.parse import parse_qsl
 
 from .api import api_endpoint

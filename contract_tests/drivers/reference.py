@@ -6,7 +6,8 @@ Run it with ``python -m contract_tests.drivers.reference``.
 from __future__ import annotations
 
 import sys
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from ..driverkit import Adapter, ClientFailure, classify_exception, failure_for_status, run
 from .reference_client import InvalidTokenResponse, ScalekitClient, ScalekitError
