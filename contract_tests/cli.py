@@ -75,10 +75,13 @@ def run_client(args: argparse.Namespace) -> int:
     except UsageError as exc:
         print(f"scalekit-conformance client: {exc}", file=sys.stderr)
         return USAGE_ERROR
-    print(render.table(report))
-    evidence = render.details(report)
-    if evidence:
-        print("\n" + evidence)
+    if report.startup_error is not None:
+        print(f"scalekit-conformance client: {report.startup_error}", file=sys.stderr)
+    else:
+        print(render.table(report))
+        evidence = render.details(report)
+        if evidence:
+            print("\n" + evidence)
     for path, write in ((args.report_json, render.write_json), (args.junit_xml, render.write_junit),
                         (args.report_md, render.write_markdown)):
         if path:

@@ -139,6 +139,16 @@ def test_run_suite_driver_that_cannot_say_hello_errors_every_check(tmp_path: Pat
     assert [r.outcome for r in report.results] == ["error", "error"]
     assert "did not start" in report.results[0].message
     assert report.driver.name == "unknown" and report.exit_code == 2
+    assert report.startup_error is not None and "before answering 'hello'" in report.startup_error
+
+
+def test_cli_driver_that_cannot_start_is_one_line_and_exit_2(tmp_path: Path,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["client", "--driver", str(tmp_path / "no-such-driver"), "--report-json", str(tmp_path / "r.json")])
+    out, err = capsys.readouterr()
+    assert code == 2
+    assert out == "" and err.count("\n") == 1 and "the driver did not start" in err
+    assert json.loads((tmp_path / "r.json").read_text())["summary"]["exit_code"] == 2
 
 
 def test_run_suite_skips_checks_needing_a_missing_capability(tmp_path: Path) -> None:

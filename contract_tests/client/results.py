@@ -39,6 +39,7 @@ class SuiteReport:
     results: list[CheckResult] = field(default_factory=list)
     strict: bool = False
     duration: float = 0.0
+    startup_error: str | None = None  # the driver could not be started at all: no check ran
 
     def result(self, check_id: str) -> CheckResult:
         for result in self.results:
@@ -49,7 +50,7 @@ class SuiteReport:
     @property
     def exit_code(self) -> int:
         """0 conforming; 1 a MUST check failed (or a SHOULD one, when strict); 2 a driver or protocol error."""
-        if any(r.outcome == "error" for r in self.results):
+        if self.startup_error is not None or any(r.outcome == "error" for r in self.results):
             return 2
         if any(r.outcome == "failed" and (r.level == "MUST" or self.strict) for r in self.results):
             return 1

@@ -63,7 +63,8 @@ class _Run:
         try:
             probe = self.launcher.launch("shared" if self.options.reuse_driver else "hello")
         except DriverError as exc:
-            report.results = [CheckResult(c.id, c.level, "error", f"the driver did not start: {exc}") for c in checks]
+            report.startup_error = f"the driver did not start: {exc}"
+            report.results = [CheckResult(c.id, c.level, "error", report.startup_error) for c in checks]
             return report
         report.driver = probe.info
         if self.options.reuse_driver:
