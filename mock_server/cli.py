@@ -14,6 +14,7 @@ import urllib.parse
 import urllib.request
 from collections.abc import Sequence
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 from .config import MockConfig
@@ -39,6 +40,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--token-lifetime", type=int, metavar="S", help="token lifetime exp - iat in seconds")
     serve.add_argument("--journal-size", type=int, metavar="N", help="journal ring size (default 10000)")
     serve.add_argument("--threads", type=int, metavar="N", help="worker threads (default 8)")
+    serve.add_argument("--fixtures", metavar="DIR", help="a directory of fixture files replacing the shipped ones "
+                       "of the same name (e.g. an errors.json with other message texts)")
     serve.add_argument("--quiet", action="store_true", help="don't log a line per request")
     token = commands.add_parser("token", help="print a fresh access token from a running mock",
                                 description="Ask a running mock for a token (for curl). Credentials and URL "
@@ -75,9 +78,10 @@ def serve_config(args: argparse.Namespace, environ: dict[str, str] | os._Environ
     config = MockConfig(port=DEFAULT_PORT)
     if args.config:
         config = MockConfig.from_file(args.config, config)
-    config = config.with_env(environ, default_clients(load_fixtures()))
     flags = {"host": args.host, "port": args.port, "token_lifetime": args.token_lifetime,
-             "journal_size": args.journal_size, "threads": args.threads}
+             "journal_size": args.journal_size, "threads": args.threads, "fixtures_dir": args.fixtures}
+    overrides = flags["fixtures_dir"] or config.fixtures_dir
+    config = config.with_env(environ, default_clients(load_fixtures(Path(overrides) if overrides else None)))
     return replace(config, **{k: v for k, v in flags.items() if v is not None}, log_requests=not args.quiet)
 
 

@@ -26,6 +26,7 @@ class MockConfig:
     threads: int = 8
     signing_key_file: str | None = None
     log_requests: bool = False
+    fixtures_dir: str | None = None  # files here replace the shipped fixtures of the same name
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
@@ -98,6 +99,7 @@ _FIELD_TYPES: dict[str, Callable[[Any], bool]] = {
     "threads": _is_int,
     "signing_key_file": lambda v: v is None or isinstance(v, str),
     "log_requests": lambda v: isinstance(v, bool),
+    "fixtures_dir": lambda v: v is None or isinstance(v, str),
 }
 
 

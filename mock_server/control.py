@@ -48,7 +48,8 @@ class ControlPlane:
     def __init__(self, config: MockConfig | None = None, issuer: str | None = None,
                  fixtures: Fixtures | None = None, clock: VirtualClock | None = None) -> None:
         self.config = config or MockConfig()
-        self.fixtures = fixtures or load_fixtures()
+        overrides = Path(self.config.fixtures_dir) if self.config.fixtures_dir else None
+        self.fixtures = fixtures or load_fixtures(overrides)
         self.clock = clock or VirtualClock()
         self.routes = _route_table(self.fixtures)
         self.keys = KeyRing(self._initial_key())

@@ -50,22 +50,31 @@ class Fixtures:
     organizations: dict[str, Any]
     auth_policies: dict[str, str]
     routes: tuple[RouteRow, ...]
-    directory: Path
+    default_key_path: Path
 
     def api_error(self, key: str) -> dict[str, Any]:
         return dict(self.errors["api"][key])
 
     def default_key_pem(self) -> bytes:
-        return (self.directory / str(self.token["default_key"]["file"])).read_bytes()
+        return self.default_key_path.read_bytes()
 
 
-def _read_json(directory: Path, name: str) -> dict[str, Any]:
+def _find(directories: tuple[Path, ...], name: str) -> Path:
+    """The first of the directories that has the file: overrides first, the shipped fixtures last."""
+    for directory in directories:
+        if (directory / name).is_file():
+            return directory / name
+    raise ConfigError(f"fixture {name} not found in {', '.join(map(str, directories))}")
+
+
+def _read_json(directories: tuple[Path, ...], name: str) -> dict[str, Any]:
+    path = _find(directories, name)
     try:
-        data = json.loads((directory / name).read_text(encoding="utf-8"))
+        data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
-        raise ConfigError(f"cannot read fixture {name}: {exc}") from exc
+        raise ConfigError(f"cannot read fixture {path}: {exc}") from exc
     if not isinstance(data, dict):
-        raise ConfigError(f"fixture {name} must hold a JSON object")
+        raise ConfigError(f"fixture {path} must hold a JSON object")
     return data
 
 
@@ -79,17 +88,29 @@ def parse_routes(text: str) -> tuple[RouteRow, ...]:
     return tuple(rows)
 
 
-@functools.lru_cache(maxsize=4)
-def load_fixtures(directory: Path | None = None) -> Fixtures:
-    """Read every fixture file once per process (the data is never mutated)."""
-    directory = directory or fixtures_dir()
-    return Fixtures(
-        clients=tuple(_read_json(directory, "clients.json")["clients"]),
-        token=_read_json(directory, "token.json"),
-        errors=_read_json(directory, "errors.json"),
-        faults=_read_json(directory, "faults.json"),
-        organizations=_read_json(directory, "organizations.json"),
-        auth_policies=_read_json(directory, "auth_policies.json")["policies"],
-        routes=parse_routes((directory / "routes.tsv").read_text(encoding="utf-8")),
-        directory=directory,
-    )
+@functools.lru_cache(maxsize=8)
+def load_fixtures(overrides: Path | None = None) -> Fixtures:
+    """Read every fixture file once per process (the data is never mutated).
+
+    ``overrides`` is a directory whose files replace the shipped ones of the same name (an
+    ``errors.json`` with other message texts, say); files it lacks come from the shipped set.
+    """
+    shipped = fixtures_dir()
+    directories = (overrides, shipped) if overrides is not None else (shipped,)
+    if overrides is not None and not overrides.is_dir():
+        raise ConfigError(f"fixtures directory {overrides} does not exist")
+    try:
+        policies = _read_json(directories, "auth_policies.json")["policies"]
+        token = _read_json(directories, "token.json")
+        return Fixtures(
+            clients=tuple(_read_json(directories, "clients.json")["clients"]),
+            token=token,
+            errors=_read_json(directories, "errors.json"),
+            faults=_read_json(directories, "faults.json"),
+            organizations=_read_json(directories, "organizations.json"),
+            auth_policies=policies,
+            routes=parse_routes(_find(directories, "routes.tsv").read_text(encoding="utf-8")),
+            default_key_path=_find(directories, str(token["default_key"]["file"])),
+        )
+    except (KeyError, TypeError, OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"fixture data is incomplete or malformed: {exc!r}") from exc
