@@ -121,7 +121,7 @@ def log_entry(entry: JournalEntry) -> None:
 
 
 def print_token(args: argparse.Namespace) -> int:
-    default = next(c for c in default_clients(load_fixtures()) if c.scopes is None)
+    default = next(c for c in default_clients(load_fixtures(None)) if c.scopes is None)
     url = (args.url or os.environ.get("SCALEKIT_ENVIRONMENT_URL") or f"http://127.0.0.1:{DEFAULT_PORT}").rstrip("/")
     form = {"grant_type": "client_credentials",
             "client_id": args.client_id or os.environ.get("SCALEKIT_CLIENT_ID") or default.client_id,

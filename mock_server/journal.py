@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import collections
+import functools
 import hashlib
 import itertools
 import re
@@ -16,6 +17,7 @@ _JWT = re.compile(r"eyJ[A-Za-z0-9_\-]*\.[A-Za-z0-9_\-]*\.[A-Za-z0-9_\-]*")
 _SECRET_FIELDS = frozenset({"client_secret", "access_token", "refresh_token", "token", "password"})
 
 
+@functools.lru_cache(maxsize=4096)  # clients send the same token many times: hash it once
 def fingerprint(value: str) -> str:
     """A short, stable stand-in for a secret or token: enough to tell two apart, useless to an attacker."""
     return "fp:" + hashlib.sha256(value.encode("utf-8", "surrogateescape")).hexdigest()[:12]

@@ -52,6 +52,8 @@ class MockServer:
             raise MockError(f"cannot listen on {self.config.host}:{self.config.port}: {exc}") from exc
         server.channel_class = json_error_channel(self.control.fixtures)  # waitress's own 400s in JSON too
         self._server = server
+        # Waitress warns "Task queue depth is N" whenever connections outnumber threads: normal under load.
+        logging.getLogger("waitress.queue").setLevel(logging.ERROR)
         self.port = int(server.effective_port)
         host = self.config.host if ":" not in self.config.host else f"[{self.config.host}]"
         self.url = self.config.issuer or f"http://{host}:{self.port}"

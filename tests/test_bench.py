@@ -1,0 +1,104 @@
+"""The benchmark command runs end to end and reports every figure beside its anchor.
+
+Its targets are not asserted: timing belongs in the benchmark's output, not in tests.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+import pytest
+
+from mock_server import MockServer, bench
+
+FIGURES = {"sign_one_core", "sign_two_threads", "sign_two_processes", "sign_two_core", "token_c1", "token_c16",
+           "api_open_c16", "api_protected_c16", "import", "bare_start", "start_cold", "start_warm", "launch_floor",
+           "first_token", "rss_idle", "mixed_c16", "rss_warm", "rss_after"}
+ANCHORED = {"token_c1": "sign_two_core", "token_c16": "sign_two_core", "api_protected_c16": "api_open_c16",
+            "start_cold": "bare_start", "start_warm": "bare_start", "first_token": "launch_floor",
+            "rss_after": "rss_warm", "sign_two_threads": "sign_one_core", "sign_two_processes": "sign_one_core"}
+
+WRK_OUTPUT = """Running 5s test @ http://127.0.0.1:8080/
+  1 threads and 16 connections
+  Thread Stats   Avg      Stdev     Max   +/- Stdev
+    Latency    12.75ms    5.62ms  63.28ms   82.39%
+  3833 requests in 3.00s, 3.33MB read
+  Socket errors: connect 0, read 2, write 0, timeout 1
+  Non-2xx or 3xx responses: 7
+Requests/sec:   1277.67
+"""
+
+
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    # Given a quick run with the shortest durations and a few hundred requests for the memory figure
+    path = tmp_path_factory.mktemp("bench") / "bench.json"
+    code = bench.main(["--quick", "--duration", "0.5", "--requests", "300", "--warmup", "100", "--json", str(path)])
+    # Then it ran, and wrote its figures
+    assert code == 0
+    report: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return report
+
+
+def test_bench_quick_reports_every_figure_with_a_positive_value(quick_run: dict[str, Any]) -> None:
+    figures = quick_run["figures"]
+    assert set(figures) == FIGURES
+    assert all(figure["value"] > 0 for figure in figures.values()), figures
+
+
+@pytest.mark.parametrize(("key", "anchor"), sorted(ANCHORED.items()))
+def test_bench_quick_compares_figure_with_its_anchor(quick_run: dict[str, Any], key: str, anchor: str) -> None:
+    figure = quick_run["figures"][key]
+    assert figure["anchor"] == anchor
+    assert quick_run["figures"][anchor]["value"] > 0
+    assert figure["ratio"] == pytest.approx(figure["value"] / quick_run["figures"][anchor]["value"])
+
+
+def test_bench_quick_judges_the_targets(quick_run: dict[str, Any]) -> None:
+    judged = {k for k, f in quick_run["figures"].items() if f["target"]}
+    assert judged == {"token_c16", "api_protected_c16", "start_cold", "start_warm", "rss_after"}
+    assert all(f["result"].split("/")[-1] in ("PASS", "MISS") for k, f in quick_run["figures"].items() if k in judged)
+
+
+def test_bench_quick_every_request_got_a_2xx_answer(quick_run: dict[str, Any]) -> None:
+    suspect = {k: f["note"] for k, f in quick_run["figures"].items() if f["result"].startswith("SUSPECT")}
+    assert suspect == {}
+
+
+def test_parse_wrk_reads_requests_time_and_errors() -> None:
+    result = bench.parse_wrk(WRK_OUTPUT)
+    assert result == bench.LoadResult(requests=3833, seconds=3.0, non_2xx=7, socket_errors=3)
+    assert result.rate == pytest.approx(3833 / 3.0)
+    assert "7 non-2xx" in result.problems()
+
+
+def test_parse_wrk_without_a_summary_raises() -> None:
+    with pytest.raises(bench.BenchError):
+        bench.parse_wrk("unable to connect to 127.0.0.1:1 Connection refused")
+
+
+@pytest.mark.parametrize("argv", [["--duration", "0"], ["--requests", "-1"], ["--warmup", "-5"], ["--nope"]])
+def test_main_with_bad_usage_returns_2(argv: list[str]) -> None:
+    assert bench.main(argv) == 2
+
+
+def test_python_load_sends_the_plan_and_counts_answers() -> None:
+    with MockServer() as server:
+        plan = [bench.Request("GET", "/api/v1/authmethods"), bench.Request("GET", "/api/v1/no-such-route")]
+        result = bench.python_load(server.url, plan, 2, 0.3)
+    assert result.requests > 0
+    assert 0 < result.non_2xx < result.requests  # the unknown route answers 404, the open one 200
+    assert result.socket_errors == 0
+
+
+def test_wrk_script_builds_each_request_of_the_plan() -> None:
+    script = bench.wrk_script([bench.Request("POST", "/oauth/token", {"Content-Type": bench.FORM}, "a=1&b=\"2\"")])
+    row = '{"POST", "/oauth/token", {["Content-Type"] = "application/x-www-form-urlencoded"}, "a=1&b=\\"2\\""}'
+    assert row in script
+    assert "wrk.format(r[1], r[2], r[3], r[4])" in script
+
+
+def test_status_mib_reads_this_process_rss() -> None:
+    assert bench.status_mib(os.getpid()) > 1.0
