@@ -8,6 +8,7 @@ from typing import Any
 import jwt
 import pytest
 import requests
+from helpers import call_api, get_token, token_response
 
 from mock_server import ControlError, MockServer
 from mock_server.data import load_fixtures
@@ -84,23 +85,6 @@ class HttpFace:
 def face(request: pytest.FixtureRequest, scalekit_mock: MockServer) -> Any:
     """The same operations through ``MockServer`` methods or through ``/_mock/`` requests."""
     return scalekit_mock if request.param == "python" else HttpFace(scalekit_mock)
-
-
-def token_response(server: MockServer, client_id: str | None = None, secret: str | None = None) -> requests.Response:
-    data = {"grant_type": "client_credentials", "client_id": client_id or server.client_id,
-            "client_secret": secret or server.client_secret}
-    return requests.post(server.url + "/oauth/token", data=data, timeout=10)
-
-
-def get_token(server: MockServer, client_id: str | None = None, secret: str | None = None) -> str:
-    response = token_response(server, client_id, secret)
-    assert response.status_code == 200, response.text
-    token: str = response.json()["access_token"]
-    return token
-
-
-def call_api(server: MockServer, token: str, path: str = ORGS) -> requests.Response:
-    return requests.get(server.url + path, headers={"Authorization": f"Bearer {token}"}, timeout=10)
 
 
 def assert_api_error(response: requests.Response, key: str) -> None:

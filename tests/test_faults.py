@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 import requests
+from helpers import get_token, token_response
 
 from mock_server import MockServer
 from mock_server.data import load_fixtures
@@ -32,18 +33,6 @@ def api_error_body(key: str) -> dict[str, Any]:
     spec = ERRORS["api"][key]
     return {"code": spec["code"], "message": spec["message"],
             "details": [{"@type": ERRORS["error_info_type"], "error_code": spec["error_code"]}]}
-
-
-def token_response(server: MockServer) -> requests.Response:
-    data = {"grant_type": "client_credentials", "client_id": server.client_id, "client_secret": server.client_secret}
-    return requests.post(server.url + "/oauth/token", data=data, timeout=10)
-
-
-def get_token(server: MockServer) -> str:
-    response = token_response(server)
-    assert response.status_code == 200, response.text
-    token: str = response.json()["access_token"]
-    return token
 
 
 def send(server: MockServer, token: str, method: str, path: str) -> requests.Response:

@@ -14,30 +14,13 @@ from urllib.parse import quote_plus
 import jwt
 import pytest
 import requests
+from helpers import call_api, get_token, token_response
 
 from mock_server import MockServer, fingerprint
 from mock_server.journal import Journal, JournalEntry, Redactor
 
 ORGS = "/api/v1/organizations"
 SPECIAL_SECRET = "s3cr3t/with+special=chars&more%20"  # changed by form and URL encoding
-
-
-def token_response(server: MockServer, client_id: str | None = None, secret: str | None = None,
-                   **extra: str) -> requests.Response:
-    data = {"grant_type": "client_credentials", "client_id": client_id or server.client_id,
-            "client_secret": secret or server.client_secret, **extra}
-    return requests.post(server.url + "/oauth/token", data=data, timeout=10)
-
-
-def get_token(server: MockServer) -> str:
-    response = token_response(server)
-    assert response.status_code == 200, response.text
-    token: str = response.json()["access_token"]
-    return token
-
-
-def call_api(server: MockServer, token: str, path: str = ORGS, **kwargs: Any) -> requests.Response:
-    return requests.get(server.url + path, headers={"Authorization": f"Bearer {token}"}, timeout=10, **kwargs)
 
 
 def whole_journal(server: MockServer) -> str:

@@ -1,0 +1,32 @@
+"""Small HTTP helpers shared by the project's tests (talking to a MockServer on 127.0.0.1)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import requests
+
+from mock_server import MockServer
+
+ORGS = "/api/v1/organizations"
+
+
+def token_response(server: MockServer, client_id: str | None = None, secret: str | None = None,
+                   **extra: str) -> requests.Response:
+    """POST /oauth/token with the given (default: the server's default) credentials."""
+    data = {"grant_type": "client_credentials", "client_id": client_id or server.client_id,
+            "client_secret": secret or server.client_secret, **extra}
+    return requests.post(server.url + "/oauth/token", data=data, timeout=10)
+
+
+def get_token(server: MockServer, client_id: str | None = None, secret: str | None = None) -> str:
+    """A fresh access token (the request must succeed)."""
+    response = token_response(server, client_id, secret)
+    assert response.status_code == 200, response.text
+    token: str = response.json()["access_token"]
+    return token
+
+
+def call_api(server: MockServer, token: str, path: str = ORGS, **kwargs: Any) -> requests.Response:
+    """GET an API path with the token as bearer (``kwargs`` go to ``requests.get``, e.g. ``params``)."""
+    return requests.get(server.url + path, headers={"Authorization": f"Bearer {token}"}, timeout=10, **kwargs)
