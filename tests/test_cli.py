@@ -17,6 +17,7 @@ import requests
 
 from mock_server.cli import main
 
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -133,7 +134,8 @@ def test_bad_option_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
     ('{"colour": "blue"}', "unknown field(s): colour"),
     ('{"clients": [{"client_id": "x"}]}', "client_secret"),
 ])
-def test_bad_config_file_exits_2(tmp_path: Path, content: str, message: str, capsys: pytest.CaptureFixture[str]) -> None:
+def test_bad_config_file_exits_2(tmp_path: Path, content: str, message: str,
+                                 capsys: pytest.CaptureFixture[str]) -> None:
     config = tmp_path / "mock.json"
     config.write_text(content)
     assert main(["serve", "--config", str(config)]) == 2
