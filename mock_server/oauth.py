@@ -36,7 +36,7 @@ def token_endpoint(plane: ControlPlane, request: Request, entry: JournalEntry, f
     entry.outcome = "issued"
     if fault is not None and fault.kind == "malformed_token":
         return _malformed(plane, fault, issued, entry)
-    return json_reply(issued.response(plane.policy.token_type), 200, NO_STORE)
+    return json_reply(issued.response(plane.policy.token_type, plane.policy.response_fields), 200, NO_STORE)
 
 
 def _read_form(plane: ControlPlane, request: Request, entry: JournalEntry) -> dict[str, str]:

@@ -100,15 +100,16 @@ def _token_schemas(control: ControlPlane) -> dict[str, Schema]:
     kid = {"type": "string", "pattern": "^" + control.fixtures.token["kid_prefix"]}
     jwk = _object({"use": {"const": "sig"}, "kty": {"const": "RSA"}, "kid": kid, "alg": {"const": "RS256"},
                    "n": {"type": "string"}, "e": {"type": "string"}})
+    token_fields: dict[str, Schema] = {"access_token": {"type": "string", "minLength": 1},
+                                       "token_type": {"const": control.policy.token_type},
+                                       "expires_in": {"type": "integer", "minimum": 1}, "scope": {"type": "string"}}
     discovery = {name: {"type": "string"} for name in ("issuer", "token_endpoint", "jwks_uri")}
     discovery.update({name: _STRINGS for name in (
         "grant_types_supported", "token_endpoint_auth_methods_supported",
         "token_endpoint_auth_signing_alg_values_supported", "id_token_signing_alg_values_supported",
         "response_types_supported", "scopes_supported", "claims_supported")})
     return {
-        "TokenResponse": _object({"access_token": {"type": "string", "minLength": 1},
-                                  "token_type": {"const": control.policy.token_type},
-                                  "expires_in": {"type": "integer", "minimum": 1}, "scope": {"type": "string"}}),
+        "TokenResponse": _object({name: token_fields[name] for name in control.policy.response_fields}),
         "Jwks": _object({"keys": {"type": "array", "minItems": 1, "items": jwk}}),
         "OpenIdConfiguration": _object(discovery),
     }

@@ -11,9 +11,13 @@ from typing import Any
 import jwt
 
 from .clients import Client
-from .errors import ApiError
+from .errors import ApiError, ConfigError
 from .journal import fingerprint
 from .keys import KeyRing
+
+
+# Every field a token response can carry, in the order the documented example shows them.
+RESPONSE_FIELDS = ("access_token", "token_type", "expires_in", "scope")
 
 
 @dataclass(frozen=True)
@@ -26,11 +30,16 @@ class TokenPolicy:
     token_type: str
     full_access_scope: str
     jti_prefix: str
+    response_fields: tuple[str, ...] = RESPONSE_FIELDS
 
     @classmethod
     def from_fixture(cls, issuer: str, data: dict[str, Any], lifetime: int | None = None) -> TokenPolicy:
+        fields = tuple(data.get("response_fields", RESPONSE_FIELDS))
+        if "access_token" not in fields or not set(fields) <= set(RESPONSE_FIELDS):
+            raise ConfigError(f"token.json response_fields must include access_token and name only "
+                              f"{', '.join(RESPONSE_FIELDS)}, not {list(fields)}")
         return cls(issuer, int(lifetime or data["lifetime_seconds"]), int(data["expires_in_shortfall"]),
-                   data["token_type"], data["full_access_scope"], data["jti_prefix"])
+                   data["token_type"], data["full_access_scope"], data["jti_prefix"], fields)
 
 
 @dataclass(frozen=True)
@@ -49,9 +58,11 @@ class IssuedToken:
         return {"fingerprint": fingerprint(self.access_token), "jti": self.jti, "iat": self.iat, "exp": self.exp,
                 "expires_in": self.expires_in}
 
-    def response(self, token_type: str) -> dict[str, Any]:
-        return {"access_token": self.access_token, "token_type": token_type,
+    def response(self, token_type: str, fields: tuple[str, ...] = RESPONSE_FIELDS) -> dict[str, Any]:
+        """The token response body: the ``fields`` of ``fixtures/token.json`` ``response_fields``."""
+        body = {"access_token": self.access_token, "token_type": token_type,
                 "expires_in": self.expires_in, "scope": self.scope}
+        return {name: body[name] for name in fields}
 
 
 @dataclass(frozen=True)

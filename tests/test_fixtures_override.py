@@ -49,3 +49,36 @@ def test_missing_override_directory_is_a_config_error(tmp_path: Path) -> None:
 def test_cli_serve_with_missing_fixtures_directory_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["serve", "--port", "0", "--fixtures", str(tmp_path / "nowhere")]) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+def _override_token(directory: Path, **changes: object) -> None:
+    token = json.loads((fixtures_dir() / "token.json").read_text())
+    (directory / "token.json").write_text(json.dumps({**token, **changes}))
+
+
+def test_token_response_carries_the_fields_the_fixture_lists(tmp_path: Path) -> None:
+    # Given a token.json whose response_fields leave out scope (as a live recording might show)
+    _override_token(tmp_path, response_fields=["access_token", "token_type", "expires_in"])
+    with MockServer(MockConfig(fixtures_dir=str(tmp_path))) as server:
+        answer = requests.post(f"{server.url}/oauth/token", timeout=5, data={
+            "grant_type": "client_credentials", "client_id": server.client_id, "client_secret": server.client_secret})
+        document = requests.get(f"{server.url}/_mock/openapi.json", timeout=5).json()
+    # Then the token response has no scope, and the document says so
+    assert answer.status_code == 200 and set(answer.json()) == {"access_token", "token_type", "expires_in"}
+    schema = document["components"]["schemas"]["TokenResponse"]
+    assert "scope" not in schema["properties"] and "scope" not in schema["required"]
+
+
+def test_shipped_token_response_has_every_documented_field() -> None:
+    with MockServer() as server:
+        answer = requests.post(f"{server.url}/oauth/token", timeout=5, data={
+            "grant_type": "client_credentials", "client_id": server.client_id, "client_secret": server.client_secret})
+    assert list(answer.json()) == ["access_token", "token_type", "expires_in", "scope"]
+
+
+@pytest.mark.parametrize("fields", [["token_type", "expires_in"], ["access_token", "refresh_token"]])
+def test_token_response_fields_without_access_token_or_unknown_are_a_config_error(tmp_path: Path,
+                                                                                    fields: list[str]) -> None:
+    _override_token(tmp_path, response_fields=fields)
+    with pytest.raises(ConfigError, match="response_fields"):
+        MockServer(MockConfig(fixtures_dir=str(tmp_path)))
