@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
+from ..results import MUST, SHOULD, CheckFailure
 from . import caching, failures, refresh, secrecy, statemachine, wire
-from .context import MUST, SHOULD, Check, CheckContext, CheckFailure
+from .context import Check, CheckContext
 
 TIME = frozenset({"advance_time"})
 CONCURRENT = frozenset({"concurrent"})

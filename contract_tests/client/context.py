@@ -15,20 +15,11 @@ from typing import Any, NoReturn
 
 from mock_server import MockServer
 
+from ..results import CheckFailure
 from .driver import CallResult, DriverOutput, DriverProcess
 from .evidence import JournalView
 
-MUST, SHOULD = "MUST", "SHOULD"
 LIST_PATH = "/api/v1/organizations?page_size=10"
-
-
-class CheckFailure(Exception):
-    """A check found the client breaking its rule; ``message`` says how, with evidence."""
-
-    def __init__(self, check_id: str, message: str) -> None:
-        super().__init__(f"{check_id}: {message}")
-        self.check_id = check_id
-        self.message = message
 
 
 @dataclass(frozen=True)

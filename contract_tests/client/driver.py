@@ -54,6 +54,18 @@ class DriverInfo:
     version: str
     capabilities: tuple[str, ...]
 
+    # What a client suite's report says of its subject (contract_tests.results.Subject).
+    def describe(self) -> str:
+        return f"driver: {self.name} {self.version} (capabilities: {', '.join(self.capabilities) or 'none'})"
+
+    def to_json(self, command: str) -> dict[str, Any]:
+        return {"driver": {"name": self.name, "version": self.version, "capabilities": list(self.capabilities),
+                           "command": command}}
+
+    def properties(self) -> list[tuple[str, str]]:
+        return [("driver.name", self.name), ("driver.version", self.version),
+                ("driver.capabilities", " ".join(self.capabilities))]
+
 
 @dataclass(frozen=True)
 class CallResult:

@@ -15,8 +15,9 @@ from collections.abc import Sequence
 
 from mock_server import MockError, MockServer
 
+from ..results import CheckFailure
 from .checks import Check, select
-from .context import CheckContext, CheckFailure, Launcher, RunLog, SuiteOptions
+from .context import CheckContext, Launcher, RunLog, SuiteOptions
 from .driver import DriverError, DriverInfo, DriverProcess, DriverTimeout, ProtocolError
 from .results import CheckResult, SuiteReport
 
@@ -66,13 +67,14 @@ class _Run:
             report.startup_error = f"the driver did not start: {exc}"
             report.results = [CheckResult(c.id, c.level, "error", report.startup_error) for c in checks]
             return report
-        report.driver = probe.info
+        info = probe.info
+        report.subject = info
         if self.options.reuse_driver:
             self.shared = probe
         else:
             probe.close()
         try:
-            report.results = [self.run_check(check, report.driver) for check in checks]
+            report.results = [self.run_check(check, info) for check in checks]
         finally:
             if self.shared is not None:
                 self.shared.close()

@@ -1,0 +1,96 @@
+"""Rendering a ``SuiteReport`` of either suite: a terminal table, JSON, JUnit XML and Markdown."""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+from .results import CheckResult, SuiteReport
+
+REASON_WIDTH = 90
+_ERROR_TYPES = {"client": "driver", "provider": "target"}  # whose problem an error outcome is
+
+
+def _cut(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _verdict(report: SuiteReport) -> str:
+    s = report.summary()
+    mode = " (strict: SHOULD failures count)" if report.strict else ""
+    return (f"{s['passed']} passed, {s['failed']} failed, {s['skipped']} skipped, {s['error']} error(s) "
+            f"in {s['duration']:.1f} s: {s['verdict']}{mode}, exit code {s['exit_code']}")
+
+
+def table(report: SuiteReport) -> str:
+    """The terminal table: ID, level, outcome and a one-line reason per check, then the verdict."""
+    width = max((len(r.id) for r in report.results), default=2)
+    lines = [report.subject.describe(), "", f"{'ID':<{width}}  LEVEL   OUTCOME  REASON"]
+    for r in report.results:
+        lines.append(f"{r.id:<{width}}  {r.level:<6}  {r.outcome:<7}  {_cut(r.reason, REASON_WIDTH)}".rstrip())
+    lines += ["", _verdict(report)]
+    return "\n".join(lines)
+
+
+def details(report: SuiteReport) -> str:
+    """The full messages of every check that did not pass or skip: the evidence behind the table."""
+    blocks = [f"--- {r.id} ({r.level}, {r.outcome})\n{r.message}" for r in report.results
+              if r.outcome in ("failed", "error")]
+    return "\n\n".join(blocks)
+
+
+def write_json(report: SuiteReport, path: str | Path) -> None:
+    """``{"driver" or "target": {...}, "checks": [{"id", "level", "outcome", "message", ...}], "summary": {...}}``."""
+    Path(path).write_text(json.dumps(report.to_json(), indent=2) + "\n", encoding="utf-8")
+
+
+def junit_xml(report: SuiteReport) -> str:
+    """A JUnit XML document: one testcase per check; a SHOULD failure outside strict mode is a skip."""
+    s = report.summary()
+    suite = ET.Element("testsuite", name=f"scalekit-{report.suite}-conformance", tests=str(s["total"]),
+                       failures=str(s["failed"]), errors=str(s["error"]), skipped=str(s["skipped"]),
+                       time=f"{report.duration:.3f}")
+    props = ET.SubElement(suite, "properties")
+    for name, value in [*report.subject.properties(), ("strict", str(report.strict))]:
+        ET.SubElement(props, "property", name=name, value=value)
+    for r in report.results:
+        _testcase(suite, r, report)
+    ET.indent(suite)
+    return ET.tostring(suite, encoding="unicode", xml_declaration=True) + "\n"
+
+
+def _testcase(suite: ET.Element, r: CheckResult, report: SuiteReport) -> None:
+    case = ET.SubElement(suite, "testcase", classname=f"{report.suite}.{r.level}", name=r.id, time=f"{r.duration:.3f}")
+    if r.outcome == "failed" and (r.level == "MUST" or report.strict):
+        ET.SubElement(case, "failure", message=_cut(r.reason, 200), type=r.level).text = r.message
+    elif r.outcome == "failed":
+        ET.SubElement(case, "skipped", message=f"SHOULD not met (not required without --strict): {_cut(r.reason, 160)}")
+    elif r.outcome == "error":
+        kind = _ERROR_TYPES.get(report.suite, "error")
+        ET.SubElement(case, "error", message=_cut(r.reason, 200), type=kind).text = r.message
+    elif r.outcome == "skipped":
+        ET.SubElement(case, "skipped", message=r.message)
+
+
+def write_junit(report: SuiteReport, path: str | Path) -> None:
+    Path(path).write_text(junit_xml(report), encoding="utf-8")
+
+
+def _md_cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def markdown(report: SuiteReport) -> str:
+    """A Markdown report: the verdict, a table of checks, then the evidence of each failure."""
+    lines = [f"# Scalekit {report.suite} conformance", "", report.subject.describe(), "", _verdict(report), "",
+             "| ID | Level | Outcome | Reason |", "|---|---|---|---|"]
+    lines += [f"| `{r.id}` | {r.level} | {r.outcome} | {_md_cell(_cut(r.reason, 160))} |" for r in report.results]
+    for r in report.results:
+        if r.outcome in ("failed", "error"):
+            lines += ["", f"## {r.id} ({r.level}, {r.outcome})", "", "```", r.message, "```"]
+    return "\n".join(lines) + "\n"
+
+
+def write_markdown(report: SuiteReport, path: str | Path) -> None:
+    Path(path).write_text(markdown(report), encoding="utf-8")
