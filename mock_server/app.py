@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException
@@ -17,12 +18,23 @@ from .views.render import json_response, render_http_error
 from .wsgi import JournalMiddleware, classify
 from .wsgi_keys import status_line
 
+if TYPE_CHECKING:
+    from .proxy import Proxy
+
 
 def create_app(config: MockConfig | None = None, *, control: ControlPlane | None = None,
                drop_error: type[BaseException] = ConnectionAbortedError,
-               log: Callable[[JournalEntry], None] | None = None) -> Flask:
-    """Build the mock's WSGI app around a control plane (a new one from ``config`` by default)."""
+               log: Callable[[JournalEntry], None] | None = None, proxy: Proxy | None = None) -> Flask:
+    """Build the mock's WSGI app around a control plane (a new one from ``config`` by default).
+
+    In proxy mode (the plane's config names an ``upstream``) requests are forwarded by ``proxy``, one
+    made here when none is given (its owner closes it: ``MockServer.stop`` does).
+    """
     plane = control or ControlPlane(config or MockConfig())
+    if plane.relay is not None and proxy is None:
+        from .proxy import Proxy  # only in proxy mode: mock mode never loads httpx
+
+        proxy = Proxy(plane)
     app = Flask("mock_server")
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
     app.config["PROVIDE_AUTOMATIC_OPTIONS"] = False  # OPTIONS gets the family's 405 body, not an empty 200
@@ -38,7 +50,8 @@ def create_app(config: MockConfig | None = None, *, control: ControlPlane | None
     app.register_error_handler(MockError, _control_error)
     app.register_error_handler(HTTPException, _http_exception)
     app.register_error_handler(Exception, _unexpected(plane))
-    app.wsgi_app = JournalMiddleware(app.wsgi_app, plane, drop_error, log)  # type: ignore[method-assign]
+    app.wsgi_app = JournalMiddleware(app.wsgi_app, plane, drop_error, log, proxy)  # type: ignore[method-assign]
+    app.extensions["scalekit_mock.proxy"] = proxy
     return app
 
 

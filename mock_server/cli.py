@@ -1,4 +1,5 @@
-"""``scalekit-mock``: run the mock server, fetch a token from it, or benchmark it."""
+"""``scalekit-mock``: run the mock server (or a journaling proxy in front of a real environment), fetch a token
+from it, or benchmark it."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import threading
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -43,6 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--fixtures", metavar="DIR", help="a directory of fixture files replacing the shipped ones "
                        "of the same name (e.g. an errors.json with other message texts)")
     serve.add_argument("--quiet", action="store_true", help="don't log a line per request")
+    _add_proxy(commands)
     token = commands.add_parser("token", help="print a fresh access token from a running mock",
                                 description="Ask a running mock for a token (for curl). Credentials and URL "
                                 "come from the options, else SCALEKIT_* variables, else the defaults.")
@@ -58,11 +60,33 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _add_proxy(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    proxy = commands.add_parser(
+        "proxy", help="run a journaling proxy in front of a real environment until Ctrl-C or SIGTERM",
+        description="Forward token, keys, discovery and API requests to the upstream environment and relay its "
+        "answers unchanged, journaling every exchange (secrets and tokens fingerprinted) and playing the control "
+        "plane's faults, revocations and clock in front of it (docs/control-plane.md, proxy mode). Point your "
+        "client at the proxy with your real SCALEKIT_CLIENT_ID/SCALEKIT_CLIENT_SECRET.")
+    proxy.add_argument("--upstream", metavar="URL", help="the environment to forward to, e.g. "
+                       "https://acme.scalekit.dev (default $SCALEKIT_ENVIRONMENT_URL)")
+    proxy.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: loopback only)")
+    proxy.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port to bind (default {DEFAULT_PORT}; "
+                       "0 picks one)")
+    proxy.add_argument("--timeout", type=float, default=10.0, metavar="S",
+                       help="seconds for each phase of an upstream request (default 10); then the client gets 504")
+    proxy.add_argument("--budget", type=int, metavar="N", help="forward at most N requests between two resets "
+                       "(POST /_mock/reset); the rest get 429 from the proxy (default: no limit)")
+    proxy.add_argument("--journal-size", type=int, default=10_000, metavar="N", help="journal ring size")
+    proxy.add_argument("--quiet", action="store_true", help="don't log a line per request")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         if args.command == "serve":
             return serve(args)
+        if args.command == "proxy":
+            return run_proxy(args)
         if args.command == "token":
             return print_token(args)
         from .bench import main as bench_main
@@ -88,9 +112,7 @@ def serve_config(args: argparse.Namespace, environ: dict[str, str] | os._Environ
 def serve(args: argparse.Namespace) -> int:
     config = serve_config(args, os.environ)
     server = MockServer(config, log=log_entry if config.log_requests else None).start()
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    stop = _stop_on_signals()
     print(f"# scalekit-mock serving {server.url} (Ctrl-C to stop). For your client:")
     for name, value in server.env.items():
         print(f"export {name}={value}")
@@ -98,6 +120,46 @@ def serve(args: argparse.Namespace) -> int:
     if limited is not None:
         print(f"# limited client (scopes: {' '.join(limited.scopes or ()) or 'none'}): {limited.client_id}"
               " -- its secret is as configured (default clients: fixtures/clients.json)")
+    return _serve_until(stop, server)
+
+
+def proxy_config(args: argparse.Namespace, environ: Mapping[str, str]) -> MockConfig:
+    """The proxy's config: the flags, with the real client from the environment (so its secret is redacted)."""
+    upstream = args.upstream or environ.get("SCALEKIT_ENVIRONMENT_URL")
+    if not upstream:
+        raise MockError("name the environment to forward to: --upstream URL (or set SCALEKIT_ENVIRONMENT_URL)")
+    config = MockConfig(host=args.host, port=args.port, upstream=upstream, upstream_timeout=args.timeout,
+                        upstream_budget=args.budget, journal_size=args.journal_size, log_requests=not args.quiet)
+    return config.with_env(environ)
+
+
+def run_proxy(args: argparse.Namespace) -> int:
+    environ = os.environ
+    config = proxy_config(args, environ)
+    server = MockServer(config, log=log_entry if config.log_requests else None).start()
+    if server.url == config.upstream:
+        server.stop()
+        raise MockError(f"the upstream {config.upstream} is this proxy itself: name the real environment")
+    stop = _stop_on_signals()
+    print(f"# scalekit-mock proxying {config.upstream} on {server.url} (Ctrl-C to stop). For your client:")
+    print(f"export SCALEKIT_ENVIRONMENT_URL={server.url}")
+    if environ.get("SCALEKIT_CLIENT_ID") and environ.get("SCALEKIT_CLIENT_SECRET"):
+        print("# SCALEKIT_CLIENT_ID and SCALEKIT_CLIENT_SECRET: your real ones, as already set here "
+              "(the secret is not printed)")
+    else:
+        print("# and set SCALEKIT_CLIENT_ID and SCALEKIT_CLIENT_SECRET to your real ones: the upstream checks them")
+    print(f"# journal, faults, clock, revocation: {server.url}/_mock/ (docs/control-plane.md, proxy mode)")
+    return _serve_until(stop, server)
+
+
+def _stop_on_signals() -> threading.Event:
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    return stop
+
+
+def _serve_until(stop: threading.Event, server: MockServer) -> int:
     sys.stdout.flush()
     while not stop.wait(0.5):
         pass
@@ -117,6 +179,10 @@ def log_entry(entry: JournalEntry) -> None:
         parts.append(f"token={token['fingerprint']}")
     if entry.fault:
         parts.append(f"fault={entry.fault['kind']}")
+    upstream = entry.extra.get("upstream")
+    if isinstance(upstream, dict):  # proxy mode: what the upstream answered, and how fast
+        answer = upstream.get("status", upstream.get("error"))
+        parts.append(f"upstream={answer} {1000 * float(upstream.get('latency', 0)):.0f}ms")
     print(" ".join(parts), file=sys.stderr, flush=True)
 
 

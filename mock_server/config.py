@@ -8,6 +8,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from .clients import Client, client_from_mapping
 from .errors import ConfigError, ControlError
@@ -27,6 +28,9 @@ class MockConfig:
     signing_key_file: str | None = None
     log_requests: bool = False
     fixtures_dir: str | None = None  # files here replace the shipped fixtures of the same name
+    upstream: str | None = None  # proxy mode: forward token, keys, discovery and API requests to this environment
+    upstream_timeout: float = 10.0  # seconds for each phase of an upstream request (connect, write, read)
+    upstream_budget: int | None = None  # proxy mode: at most this many requests forwarded between two resets
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
@@ -40,6 +44,12 @@ class MockConfig:
         issuer = self.issuer
         if issuer is not None and (not issuer.startswith(("http://", "https://")) or issuer.endswith("/")):
             raise ConfigError("issuer must be an http(s) URL without a trailing slash")
+        if self.upstream is not None:
+            object.__setattr__(self, "upstream", upstream_url(self.upstream))  # frozen: normalized once, here
+        if not 0 < self.upstream_timeout <= 300:
+            raise ConfigError("upstream timeout must be more than 0 and at most 300 seconds")
+        if self.upstream_budget is not None and self.upstream_budget < 1:
+            raise ConfigError("upstream budget must be at least 1 request")
 
     def with_env(self, environ: Mapping[str, str] | None = None, defaults: tuple[Client, ...] = ()) -> MockConfig:
         """Take the client from ``SCALEKIT_CLIENT_ID``/``SCALEKIT_CLIENT_SECRET`` when both are set,
@@ -86,6 +96,19 @@ class MockConfig:
             raise ConfigError(f"{source}: {exc}") from exc
 
 
+def upstream_url(url: str) -> str:
+    """The upstream environment URL, checked: http(s), a host, no query or fragment; no trailing slash."""
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+        raise ConfigError(f"upstream must be an http(s) URL of an environment, like https://acme.scalekit.dev, "
+                          f"not {url!r}")
+    try:
+        parts.port  # noqa: B018 - raises on a port that is no number or out of range
+    except ValueError as exc:
+        raise ConfigError(f"upstream {url!r}: {exc}") from exc
+    return urlunsplit(parts).rstrip("/")
+
+
 def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
@@ -100,6 +123,9 @@ _FIELD_TYPES: dict[str, Callable[[Any], bool]] = {
     "signing_key_file": lambda v: v is None or isinstance(v, str),
     "log_requests": lambda v: isinstance(v, bool),
     "fixtures_dir": lambda v: v is None or isinstance(v, str),
+    "upstream": lambda v: v is None or isinstance(v, str),
+    "upstream_timeout": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
+    "upstream_budget": lambda v: v is None or _is_int(v),
 }
 
 

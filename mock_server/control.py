@@ -1,7 +1,8 @@
 """The control plane: the one implementation of everything a test can steer or read back.
 
 The ``/_mock/`` HTTP endpoints and the ``MockServer`` methods are thin faces over this class.
-It knows nothing of Flask or HTTP.
+It knows nothing of Flask or HTTP. In proxy mode (``MockConfig.upstream``) it refuses what only the
+upstream can do (its clients, its keys) and keeps what the proxy decides itself (``relay.py``).
 """
 
 from __future__ import annotations
@@ -13,8 +14,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import jwt
-
 from .clients import Client, ClientRegistry, client_from_mapping
 from .clock import VirtualClock
 from .config import MockConfig
@@ -24,6 +23,7 @@ from .faults import FaultQueue, fault_from_mapping
 from .journal import Journal, Redactor, fingerprint
 from .keys import KeyRing, SigningKey
 from .organizations import OrganizationStore
+from .relay import Relay, unverified_claims
 from .routes import RouteTable
 from .tokens import Revocations, TokenIssuer, TokenPolicy, TokenVerifier, jti_sequence
 
@@ -65,6 +65,8 @@ class ControlPlane:
         self.errors: list[BaseException] = []
         self._release = threading.Event()
         self.policy = TokenPolicy.from_fixture("http://127.0.0.1", self.fixtures.token, self.config.token_lifetime)
+        upstream = self.config.upstream
+        self.relay = Relay(upstream, self.config.upstream_budget) if upstream else None  # None: mock mode
         self.set_issuer(issuer or self.config.issuer or f"http://{self.config.host}:{self.config.port}")
 
     def _initial_key(self) -> SigningKey:
@@ -103,24 +105,34 @@ class ControlPlane:
             raise ControlError(f"'now' must be a Unix time from 0 to {MAX_TIME:.0f} (year 9999)")
         return self.clock.set(timestamp)
 
+    # -- proxy mode ---------------------------------------------------------------------------
+    def _mock_only(self, what: str, why: str) -> None:
+        """Refuse, in proxy mode, an operation only the upstream environment could carry out."""
+        if self.relay is not None:
+            raise ControlError(f"{what} is not possible in proxy mode: {why} (upstream {self.relay.upstream})", 409)
+
     # -- clients ------------------------------------------------------------------------------
     def put_client(self, spec: Mapping[str, Any] | Client) -> Client:
         """Add a client, or replace the one with the same id."""
+        self._mock_only("put_client", NOT_OUR_CLIENTS)
         client = spec if isinstance(spec, Client) else client_from_mapping(spec)
         self._seen_secrets = self._seen_secrets | {client.client_secret}
         self.clients.put(client)
         return client
 
     def remove_client(self, client_id: str) -> None:
+        self._mock_only("remove_client", NOT_OUR_CLIENTS)
         self.clients.remove(client_id)
 
     def list_clients(self) -> list[dict[str, Any]]:
+        self._mock_only("list_clients", NOT_OUR_CLIENTS)
         return [c.public() for c in self.clients.all()]
 
     # -- keys and revocation ------------------------------------------------------------------
     def rotate_keys(self, grace_seconds: float | None = None) -> str:
         """Sign with a new key from now on; the old one stays in the JWKS for ``grace_seconds``
         (default from the fixtures; 0 drops it at once, so its tokens stop verifying)."""
+        self._mock_only("rotate_keys", "the upstream signs its tokens with keys the proxy does not hold")
         grace = self.fixtures.token["key_grace_seconds"] if grace_seconds is None else grace_seconds
         if math.isnan(grace) or grace < 0:
             raise ControlError("grace_seconds must not be negative")
@@ -139,7 +151,12 @@ class ControlPlane:
         return jti
 
     def revoke_all(self) -> int:
-        """Revoke every token issued so far; returns the last revoked sequence number."""
+        """Revoke every token issued so far; returns the last revoked sequence number (in proxy mode,
+        where the upstream numbers its tokens, the number of relayed tokens revoked)."""
+        if self.relay is not None:
+            jtis = self.relay.tokens.jtis()
+            self.revocations.revoke_many(jtis)
+            return len(jtis)
         last = self.issuer.last_sequence
         self.revocations.revoke_up_to(last)
         return last
@@ -181,21 +198,29 @@ class ControlPlane:
         self.journal.clear()
         self.organizations.reset()
         self.errors.clear()
+        if self.relay is not None:
+            self.relay.reset()
 
     def shutdown(self) -> None:
         self._release.set()
 
     def state(self) -> dict[str, Any]:
-        now = self.now()
+        """Everything at a glance; in proxy mode no clients or keys (the upstream's), and ``upstream`` set."""
+        now, relay = self.now(), self.relay
         return {"issuer": self.policy.issuer, "now": now, "clock_offset": self.clock.offset,
-                "clients": self.list_clients(), "keys": [k.kid for k in self.keys.published(now)],
+                "clients": [] if relay else self.list_clients(),
+                "keys": [] if relay else [k.kid for k in self.keys.published(now)],
                 "faults": self.list_faults(),
-                "journal": {"size": self.journal.size, "last_seq": self.journal.last_seq()}}
+                "journal": {"size": self.journal.size, "last_seq": self.journal.last_seq()},
+                "upstream": relay.state() if relay else None}
 
     def token_summary(self, token: str) -> dict[str, Any]:
-        """What the journal records of a bearer token: a fingerprint, and its jti/exp if readable."""
+        """What the journal records of a bearer token: a fingerprint, and its jti/exp if readable
+        (in proxy mode with ``iat``/``exp`` on the virtual clock, see ``relay.py``)."""
+        if self.relay is not None:
+            return self.relay.tokens.summary(token)
         summary: dict[str, Any] = {"fingerprint": fingerprint(token)}
-        claims = _unverified_claims(token)
+        claims = unverified_claims(token)
         for name in ("jti", "iat", "exp"):
             if name in claims:
                 summary[name] = claims[name]
@@ -205,6 +230,7 @@ class ControlPlane:
         return jti_sequence(jti, self.policy.jti_prefix)
 
 
+NOT_OUR_CLIENTS = "the upstream environment's clients are managed in its dashboard, not through the proxy"
 MAX_TIME = 253402300799.0  # 9999-12-31T23:59:59Z: beyond it timestamps no longer render as dates
 MAX_ADVANCE = 1e10  # seconds per advance_clock(): from real time, the clock stays below MAX_TIME
 
@@ -214,14 +240,6 @@ def _in_clock_range(timestamp: float) -> bool:
     return math.isfinite(timestamp) and 0 <= timestamp <= MAX_TIME
 
 
-def _unverified_claims(token: str) -> dict[str, Any]:
-    try:
-        claims = jwt.decode(token, options={"verify_signature": False})
-    except jwt.PyJWTError:
-        return {}
-    return claims if isinstance(claims, dict) else {}
-
-
 def _unverified_jti(token: str) -> str | None:
-    jti = _unverified_claims(token).get("jti")
+    jti = unverified_claims(token).get("jti")
     return jti if isinstance(jti, str) else None

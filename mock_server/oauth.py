@@ -13,7 +13,6 @@ from .errors import OAuthError
 from .faults import Fault
 from .journal import JournalEntry
 from .reply import NO_STORE, Reply, Request, json_reply
-from .tokens import IssuedToken
 
 FORM = "application/x-www-form-urlencoded"
 
@@ -35,7 +34,7 @@ def token_endpoint(plane: ControlPlane, request: Request, entry: JournalEntry, f
     entry.issued = issued.summary()
     entry.outcome = "issued"
     if fault is not None and fault.kind == "malformed_token":
-        return _malformed(plane, fault, issued, entry)
+        return malformed_reply(plane, fault, issued.access_token, entry)
     return json_reply(issued.response(plane.policy.token_type, plane.policy.response_fields), 200, NO_STORE)
 
 
@@ -109,12 +108,13 @@ def _granted_scopes(plane: ControlPlane, requested: str | None,
     return narrowed if narrowed or allowed is not None else None
 
 
-def _malformed(plane: ControlPlane, fault: Fault, issued: IssuedToken, entry: JournalEntry) -> Reply:
+def malformed_reply(plane: ControlPlane, fault: Fault, access_token: str | None, entry: JournalEntry) -> Reply:
+    """The broken 200 of a ``malformed_token`` fault; variants that carry a token carry ``access_token``."""
     spec: dict[str, Any] = plane.fixtures.faults["malformed_token_responses"][fault.variant or "not_json"]
     entry.outcome = f"malformed:{fault.variant}"
     if "text" in spec:
         return Reply(200, spec["text"].encode(), spec["content_type"], list(NO_STORE))
     body = dict(spec.get("json") or {})
     if "json_with_token" in spec:
-        body = {"access_token": issued.access_token, **spec["json_with_token"]}
+        body = {"access_token": access_token, **spec["json_with_token"]}
     return Reply(200, json.dumps(body).encode(), spec["content_type"], list(NO_STORE))

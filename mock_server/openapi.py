@@ -202,6 +202,7 @@ def _get(operation_id: str, summary: str, schema: str) -> Schema:
 def _control_paths() -> dict[str, dict[str, Any]]:
     """Every ``/_mock/`` endpoint of views/controlapi.py and views/spec.py (paths relative to ``/_mock``)."""
     bad = {"400": ref_response("ControlBadRequest")}
+    proxied = {"409": ref_response("ControlConflict")}  # refused in proxy mode
     client_id = [_path_parameter("client_id", {"type": "string", "pattern": "^[A-Za-z0-9_.-]{1,128}$"})]
     journal_query = [{"name": n, "in": "query", "schema": s} for n, s in (
         ("path", {"type": "string", "description": "An exact path, or a prefix ending in '*'."}),
@@ -214,15 +215,17 @@ def _control_paths() -> dict[str, dict[str, Any]]:
                                             body="AdvanceClockRequest", errors=bad)},
         "/clock/set": {"post": _control("setClock", "Set the clock to a Unix time.", "Clock",
                                         body="SetClockRequest", errors=bad)},
-        "/clients": {"get": _control("listClients", "The clients the mock accepts.", "ClientList")},
+        "/clients": {"get": _control("listClients", "The clients the mock accepts.", "ClientList",
+                                     errors=proxied)},
         "/clients/{client_id}": {
             "put": _control("putClient", "Add or replace a client.", "Client", body="ClientSpec",
-                            errors=bad, parameters=client_id),
+                            errors={**bad, **proxied}, parameters=client_id),
             "delete": _control("removeClient", "Remove a client.", "ClientRemoved", parameters=client_id,
-                               errors={"404": ref_response("ControlNotFound")}),
+                               errors={"404": ref_response("ControlNotFound"), **proxied}),
         },
         "/keys/rotate": {"post": _control("rotateKeys", "Sign with a new key from now on.", "RotatedKeys",
-                                          body="RotateKeysRequest", body_required=False, errors=bad)},
+                                          body="RotateKeysRequest", body_required=False,
+                                          errors={**bad, **proxied})},
         "/revoke": {"post": _control("revoke", "Revoke one token, or every token issued so far.", "Revoked",
                                      body="RevokeRequest", errors=bad)},
         "/faults": {

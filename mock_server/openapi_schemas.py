@@ -69,6 +69,8 @@ def _error_responses(fixtures: Fixtures) -> dict[str, Schema]:
                       for name, status in oauth})
     responses["ControlBadRequest"] = _error_response("The control-plane request was not understood.", control_error)
     responses["ControlNotFound"] = _error_response("No such thing in the control plane.", control_error)
+    responses["ControlConflict"] = _error_response("Not possible in proxy mode (the upstream's clients and keys are "
+                                                   "its own).", control_error)
     return responses
 
 
@@ -225,6 +227,8 @@ def _control_schemas(fixtures: Fixtures) -> dict[str, Schema]:
                 "type": "string", "description": "A token this mock issued (its jti is revoked)."}},
              "required": ["token"]}]},
         "Revoked": {"oneOf": [_object({"revoked_up_to": {"type": "integer"}}),
+                              _object({"revoked_tokens": {"type": "integer", "minimum": 0,
+                                                          "description": "Proxy mode: relayed tokens revoked."}}),
                               _object({"revoked": {"type": "string"}})]},
         "FaultSpec": _fault_specs(fixtures),
         "Fault": fault,
@@ -235,8 +239,13 @@ def _control_schemas(fixtures: Fixtures) -> dict[str, Schema]:
         "EmptyJournal": _object({"entries": {"type": "array", "maxItems": 0}}),
         "State": _object({
             "issuer": {"type": "string"}, "now": number, "clock_offset": number,
-            "clients": {"type": "array", "items": ref_schema("Client")}, "keys": {**_STRINGS, "minItems": 1},
+            "clients": {"type": "array", "items": ref_schema("Client")}, "keys": _STRINGS,
             "faults": {"type": "array", "items": pending},
-            "journal": _object({"size": count, "last_seq": count})}),
+            "journal": _object({"size": count, "last_seq": count}),
+            "upstream": {"description": "Proxy mode: the upstream and the requests forwarded to it; null in mock "
+                                        "mode (where clients and keys are listed).",
+                         "oneOf": [{"type": "null"}, _object({"url": {"type": "string"}, "forwarded": count,
+                                                              "forwarded_since_reset": count,
+                                                              "budget": {"type": ["integer", "null"]}})]}}),
         "OpenApiDocument": _object({"openapi": {"type": "string"}, "paths": {"type": "object"}}, closed=False),
     }

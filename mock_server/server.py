@@ -28,6 +28,9 @@ class MockServer:
     """A running mock environment. Start it, point a client at ``url``, steer it, stop it.
 
     Every control-plane operation is a method here; the same operations exist under ``/_mock/``.
+    With ``upstream=URL`` it is a journaling proxy in front of that environment instead (proxy mode,
+    docs/control-plane.md): clients are then the real ones, and operations on clients and keys are
+    refused with a ``ControlError``.
     """
 
     def __init__(self, config: MockConfig | None = None, *, log: Callable[[JournalEntry], None] | None = None,
@@ -37,6 +40,7 @@ class MockServer:
         self.config = replace(config or MockConfig(), **overrides)
         self.control = ControlPlane(self.config)
         self.app = create_app(control=self.control, drop_error=ClientDisconnected, log=log)
+        self._proxy: Any = self.app.extensions["scalekit_mock.proxy"]  # a Proxy in proxy mode, else None
         self._server: Any = None
         self._thread: threading.Thread | None = None
 
@@ -89,6 +93,8 @@ class MockServer:
         if self._thread is not None:
             self._thread.join(5)
         logging.getLogger("waitress").disabled = False
+        if self._proxy is not None:
+            self._proxy.close()
 
     def __enter__(self) -> MockServer:
         return self.start()
@@ -122,6 +128,17 @@ class MockServer:
     def limited_client(self) -> Client | None:
         """A client with restricted scopes (the default organization client), if there is one."""
         return next((c for c in self.control.clients.all() if c.scopes is not None), None)
+
+    @property
+    def upstream(self) -> str | None:
+        """The environment this mock forwards to (proxy mode), or ``None`` (mock mode)."""
+        return self.config.upstream
+
+    @property
+    def upstream_requests(self) -> int:
+        """How many requests this mock has forwarded to its upstream since it started (0 in mock mode)."""
+        relay = self.control.relay
+        return relay.forwarded if relay is not None else 0
 
     @property
     def env(self) -> dict[str, str]:

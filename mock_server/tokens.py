@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import threading
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,7 +15,6 @@ from .clients import Client
 from .errors import ApiError, ConfigError
 from .journal import fingerprint
 from .keys import KeyRing
-
 
 # Every field a token response can carry, in the order the documented example shows them.
 RESPONSE_FIELDS = ("access_token", "token_type", "expires_in", "scope")
@@ -98,8 +98,11 @@ class Revocations:
         self._watermark = -1
 
     def revoke(self, jti: str) -> None:
+        self.revoke_many((jti,))
+
+    def revoke_many(self, jtis: Iterable[str]) -> None:
         with self._lock:
-            self._jtis = self._jtis | {jti}
+            self._jtis = self._jtis | frozenset(jtis)
 
     def revoke_up_to(self, sequence: int) -> None:
         with self._lock:

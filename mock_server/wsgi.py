@@ -3,14 +3,15 @@
 It sits outside Flask because some faults (a dropped connection, a hang) must never turn into an
 HTTP response, because the journal must see the final status of every answer, and because the
 token endpoint and the protected API are served here directly (see ``reply.py``). Discovery, keys
-and the control plane go on to the Flask app.
+and the control plane go on to the Flask app. In proxy mode every family but the control plane goes
+to the ``Proxy`` instead, after the faults (``proxy.py``).
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
 from .api import api_endpoint
@@ -22,6 +23,9 @@ from .journal import JournalEntry
 from .oauth import token_endpoint
 from .reply import Reply, Request, error_reply
 from .wsgi_keys import ENTRY, status_line
+
+if TYPE_CHECKING:  # imported by the server only in proxy mode: mock mode never loads httpx
+    from .proxy import Proxy
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
@@ -43,11 +47,12 @@ class JournalMiddleware:
     """Faults first, then the endpoint (hot ones here, the rest in Flask), and a journal entry for every answer."""
 
     def __init__(self, app: WSGIApp, control: ControlPlane, drop_error: type[BaseException] = ConnectionAbortedError,
-                 log: Callable[[JournalEntry], None] | None = None) -> None:
+                 log: Callable[[JournalEntry], None] | None = None, proxy: Proxy | None = None) -> None:
         self.app = app
         self.control = control
         self.drop_error = drop_error
         self.log = log
+        self.proxy = proxy
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "") or "/"
@@ -62,6 +67,8 @@ class JournalMiddleware:
             early = self._play(fault, entry)
             if early is not None:
                 return self._send(entry, early, start_response)
+        if self.proxy is not None:
+            return self._send(entry, self._forward(endpoint, environ, entry, fault), start_response)
         if endpoint in ("token", "api"):
             return self._send(entry, self._serve(endpoint, environ, entry, fault), start_response)
         environ[ENTRY] = entry
@@ -81,6 +88,14 @@ class JournalMiddleware:
             return api_endpoint(self.control, request, entry)
         except HttpError as error:
             return error_reply(self.control.fixtures, error, entry)
+        except Exception as exc:  # noqa: BLE001 - kept for MockServer.check(); the client gets a clean 500
+            self.control.errors.append(exc)
+            return error_reply(self.control.fixtures, ApiError("internal", type(exc).__name__), entry)
+
+    def _forward(self, endpoint: str, environ: dict[str, Any], entry: JournalEntry, fault: Fault | None) -> Reply:
+        assert self.proxy is not None
+        try:
+            return self.proxy.serve(endpoint, environ, entry, fault)
         except Exception as exc:  # noqa: BLE001 - kept for MockServer.check(); the client gets a clean 500
             self.control.errors.append(exc)
             return error_reply(self.control.fixtures, ApiError("internal", type(exc).__name__), entry)
@@ -136,7 +151,8 @@ class JournalMiddleware:
     def _send(self, entry: JournalEntry, reply: Reply, start_response: Callable[..., Any]) -> Iterable[bytes]:
         entry.status = reply.status
         self._record(entry)
-        start_response(status_line(reply.status), [("Content-Type", reply.content_type), *reply.headers,
+        content_type = [("Content-Type", reply.content_type)] if reply.content_type else []  # relayed: maybe none
+        start_response(status_line(reply.status), [*content_type, *reply.headers,
                                                     ("Content-Length", str(len(reply.body)))])
         return [reply.body]
 

@@ -105,7 +105,9 @@ def rotate_keys() -> Response:
 def revoke() -> Response:
     body = _body()
     if body.get("all") is True:
-        return json_response({"revoked_up_to": control().revoke_all()})
+        revoked = control().revoke_all()
+        # In proxy mode the upstream numbers its tokens: the answer is how many relayed tokens were revoked.
+        return json_response({"revoked_tokens" if control().relay else "revoked_up_to": revoked})
     jti, token = body.get("jti"), body.get("token")
     if not isinstance(jti, (str, type(None))) or not isinstance(token, (str, type(None))):
         raise ControlError("'jti' and 'token' must be strings")

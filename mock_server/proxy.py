@@ -1,0 +1,303 @@
+"""Proxy mode: forward token, keys, discovery and API requests to an upstream environment, relay its answers.
+
+The journaling layer (``wsgi.py``) plays faults first, as in mock mode; then ``Proxy.serve`` answers
+itself only what the upstream cannot be asked for — a revoked token, a token past its ``exp`` on the
+virtual clock (both 401 "Token expired", the mock's body), a ``malformed_token`` fault, a spent
+budget — and forwards everything else. Answers are relayed unchanged: status, body bytes (still
+content-encoded) and headers, less the hop-by-hop ones. An upstream that cannot be reached, fails
+TLS or sends too much is a 502, one too slow a 504, each with the mock's Status body; every upstream
+request has a deadline, so a request through the proxy never hangs.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+import ssl
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qsl, quote
+
+import httpx
+
+from .control import ControlPlane
+from .errors import ApiError, HttpError, OAuthError
+from .faults import Fault
+from .journal import JournalEntry
+from .oauth import FORM, malformed_reply
+from .relay import unverified_claims
+from .reply import Reply, error_reply
+
+MAX_REQUEST_BYTES = 1024 * 1024
+MAX_ANSWER_BYTES = 4 * 1024 * 1024
+# RFC 9110 7.6.1 hop-by-hop headers, plus what the proxy sets itself (Host, framing).
+HOP_BY_HOP = frozenset({"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "proxy-connection",
+                        "te", "trailer", "trailers", "transfer-encoding", "upgrade", "host", "content-length"})
+_ERROR_KEY = re.compile(r"[a-z][a-z0-9_]{0,39}\Z")
+
+
+class UpstreamFailure(Exception):
+    """No usable answer from the upstream: ``kind`` is unreachable, tls, timeout or too_large."""
+
+    def __init__(self, kind: str, detail: str, latency: float) -> None:
+        super().__init__(f"{kind}: {detail}")
+        self.kind = kind
+        self.detail = detail
+        self.latency = latency
+
+
+@dataclass(frozen=True)
+class UpstreamAnswer:
+    """The upstream's answer as received: status, headers (hop-by-hop ones included) and raw body bytes."""
+
+    status: int
+    headers: list[tuple[str, str]]
+    body: bytes
+    latency: float
+
+    def header(self, name: str) -> str:
+        return next((v for k, v in self.headers if k.lower() == name), "")
+
+    def json(self) -> Any:
+        """The body parsed as JSON (decoded first if content-encoded), or ``None`` when it is not JSON."""
+        body = self.body
+        if self.header("content-encoding"):
+            try:
+                body = httpx.Response(self.status, headers=self.headers, content=body).content
+            except httpx.DecodingError:
+                return None
+        try:
+            return json.loads(body)
+        except (ValueError, RecursionError):  # ValueError includes UnicodeDecodeError
+            return None
+
+
+class Upstream:
+    """The HTTP client to the upstream environment (httpx, shared by the server's threads)."""
+
+    def __init__(self, base_url: str, timeout: float, transport: httpx.BaseTransport | None = None) -> None:
+        self.base = httpx.URL(base_url)
+        self.timeout = timeout
+        self._http = httpx.Client(timeout=httpx.Timeout(timeout), follow_redirects=False, transport=transport)
+
+    def send(self, method: str, target: str, headers: list[tuple[str, str]], body: bytes) -> UpstreamAnswer:
+        """Send one request; the whole answer must arrive within about ``2 * timeout`` seconds."""
+        started = time.monotonic()
+        prefix = self.base.raw_path.rstrip(b"/") if self.base.raw_path != b"/" else b""
+        url = self.base.copy_with(raw_path=prefix + target.encode("latin-1"))
+        request = httpx.Request(method, url, headers=headers, content=body)
+        try:
+            # send(), not request(): no client-side headers (Accept-Encoding, User-Agent) are added.
+            response = self._http.send(request, stream=True)
+            try:
+                chunks = self._read(response, started)
+            finally:
+                response.close()
+        except httpx.TimeoutException as exc:
+            raise UpstreamFailure("timeout", f"no answer within {self.timeout:g} s", _since(started)) from exc
+        except (httpx.TransportError, httpx.InvalidURL) as exc:
+            raise UpstreamFailure(_transport_kind(exc), _describe(exc), _since(started)) from exc
+        headers_out = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in response.headers.raw]
+        return UpstreamAnswer(response.status_code, headers_out, b"".join(chunks), _since(started))
+
+    def _read(self, response: httpx.Response, started: float) -> list[bytes]:
+        chunks, size, deadline = [], 0, started + 2 * self.timeout
+        for chunk in response.iter_raw():
+            size += len(chunk)
+            if size > MAX_ANSWER_BYTES:
+                raise UpstreamFailure("too_large", f"the answer exceeds {MAX_ANSWER_BYTES} bytes", _since(started))
+            if time.monotonic() > deadline:  # a server dripping bytes never trips the per-read timeout
+                raise UpstreamFailure("timeout", f"the answer took over {2 * self.timeout:g} s", _since(started))
+            chunks.append(chunk)
+        return chunks
+
+    def close(self) -> None:
+        self._http.close()
+
+
+def _since(started: float) -> float:
+    return round(time.monotonic() - started, 4)
+
+
+def _transport_kind(exc: Exception) -> str:
+    """``tls`` when an SSL error is anywhere in the chain (httpx wraps it in a ConnectError), else unreachable."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, ssl.SSLError):
+            return "tls"
+        seen = seen.__cause__ or seen.__context__
+    return "unreachable"
+
+
+def _describe(exc: Exception) -> str:
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+
+
+# -- headers, without I/O ------------------------------------------------------------------------
+def forward_headers(environ: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """The request's end-to-end headers, as the upstream should get them (no hop-by-hop ones, no Host)."""
+    headers = [(_header_name(key[5:]), str(value)) for key, value in environ.items() if key.startswith("HTTP_")]
+    if environ.get("CONTENT_TYPE"):
+        headers.append(("Content-Type", str(environ["CONTENT_TYPE"])))
+    return _end_to_end(headers)
+
+
+def relay_headers(headers: Iterable[tuple[str, str]]) -> tuple[str, list[tuple[str, str]]]:
+    """The upstream's answer headers as the client gets them: its Content-Type, and the end-to-end rest."""
+    kept = _end_to_end(headers)
+    content_type = next((v for k, v in kept if k.lower() == "content-type"), "")
+    return content_type, [(k, v) for k, v in kept if k.lower() != "content-type"]
+
+
+def _end_to_end(headers: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
+    headers = list(headers)
+    named = {part.strip().lower() for k, v in headers if k.lower() == "connection" for part in v.split(",")}
+    return [(k, v) for k, v in headers if k.lower() not in HOP_BY_HOP and k.lower() not in named]
+
+
+def _header_name(wsgi_name: str) -> str:
+    return "-".join(part.capitalize() for part in wsgi_name.split("_"))
+
+
+def request_target(environ: Mapping[str, Any]) -> str:
+    """The path and query as the client sent them (waitress's raw ``REQUEST_URI`` when it has one)."""
+    raw = str(environ.get("REQUEST_URI") or "")
+    if raw.startswith("/"):
+        return raw
+    query = environ.get("QUERY_STRING", "")
+    return quote(environ.get("PATH_INFO", "") or "/", safe="/:@!$&'()*+,;=-._~%") + (f"?{query}" if query else "")
+
+
+# -- the proxy -----------------------------------------------------------------------------------
+class Proxy:
+    """Serves the forwarded endpoint families of a mock in proxy mode (see the module's docstring)."""
+
+    def __init__(self, plane: ControlPlane, upstream: Upstream | None = None) -> None:
+        if plane.relay is None:
+            raise ValueError("a Proxy needs a control plane in proxy mode (MockConfig.upstream)")
+        self.plane = plane
+        self.relay = plane.relay
+        self.upstream = upstream or Upstream(plane.relay.upstream, plane.config.upstream_timeout)
+
+    def close(self) -> None:
+        self.upstream.close()
+
+    def serve(self, endpoint: str, environ: dict[str, Any], entry: JournalEntry, fault: Fault | None) -> Reply:
+        """Answer one request of the token, api, keys or discovery family; never raises an ``HttpError``."""
+        try:
+            body = _read_body(environ, endpoint)
+            if endpoint == "token":
+                self._note_token_request(environ, body, entry)
+                spec = self._malformed_spec(fault)
+                if fault is not None and spec is not None and "json_with_token" not in spec:
+                    return malformed_reply(self.plane, fault, None, entry)  # no token needed: nothing forwarded
+            elif endpoint == "api":
+                self._check_bearer(environ, entry)
+            answer = self._forward(environ, body, entry)
+            return self._relay(endpoint, answer, entry, fault)
+        except HttpError as error:
+            return error_reply(self.plane.fixtures, error, entry)
+        except UpstreamFailure as failure:
+            entry.extra["upstream"] = {"error": failure.kind, "detail": failure.detail, "latency": failure.latency}
+            key = "gateway_timeout" if failure.kind == "timeout" else "bad_gateway"
+            reply = error_reply(self.plane.fixtures, ApiError(key, f"upstream {failure.kind}: {failure.detail}"), entry)
+            entry.outcome = f"upstream_{failure.kind}"
+            return reply
+
+    def _malformed_spec(self, fault: Fault | None) -> Mapping[str, Any] | None:
+        if fault is None or fault.kind != "malformed_token":
+            return None
+        spec: Mapping[str, Any] = self.plane.fixtures.faults["malformed_token_responses"][fault.variant or "not_json"]
+        return spec
+
+    def _note_token_request(self, environ: Mapping[str, Any], body: bytes, entry: JournalEntry) -> None:
+        """Journal the form (redacted) and the client id, as the mock's token endpoint does."""
+        mimetype = str(environ.get("CONTENT_TYPE", "")).split(";", 1)[0].strip().lower()
+        fields = parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True) if mimetype == FORM else []
+        if mimetype == FORM:
+            entry.form = self.plane.redactor.fields(fields)
+        client_id = next((v for k, v in fields if k == "client_id"), None)
+        entry.client_id = client_id or _basic_user(str(environ.get("HTTP_AUTHORIZATION", "")))
+
+    def _check_bearer(self, environ: Mapping[str, Any], entry: JournalEntry) -> None:
+        """What the proxy decides itself on an API call: revocation, and expiry on the virtual clock."""
+        scheme, _, value = str(environ.get("HTTP_AUTHORIZATION", "")).strip().partition(" ")
+        token = value.strip()
+        if scheme.lower() != "bearer" or not token:
+            return  # the upstream answers "Token empty" itself
+        claims = unverified_claims(token)
+        summary = self.relay.tokens.summary(token, claims)
+        entry.token = summary
+        client_id = claims.get("client_id") or claims.get("sub")
+        entry.client_id = client_id if isinstance(client_id, str) else None
+        jti, exp = summary.get("jti"), summary.get("exp")
+        if isinstance(jti, str) and self.plane.revocations.is_revoked(jti, None):
+            raise ApiError("token_expired", "token revoked (answered by the proxy)")
+        if exp is not None and exp <= self.plane.now():
+            raise ApiError("token_expired", "exp is past on the proxy's clock (answered by the proxy)")
+
+    def _forward(self, environ: Mapping[str, Any], body: bytes, entry: JournalEntry) -> UpstreamAnswer:
+        if not self.relay.take():
+            raise ApiError("rate_limited", f"the proxy's budget of {self.relay.budget} upstream requests between "
+                           "two resets is spent; nothing was forwarded", {"Retry-After": "1"})
+        answer = self.upstream.send(str(environ.get("REQUEST_METHOD", "GET")), request_target(environ),
+                                    forward_headers(environ), body)
+        entry.extra["upstream"] = {"status": answer.status, "latency": answer.latency}
+        return answer
+
+    def _relay(self, endpoint: str, answer: UpstreamAnswer, entry: JournalEntry, fault: Fault | None) -> Reply:
+        content_type, headers = relay_headers(answer.headers)
+        parsed = answer.json() if endpoint in ("token", "api") else None
+        entry.outcome = _outcome(endpoint, answer.status, parsed, self.plane.fixtures.errors["api"])
+        if endpoint == "token" and entry.outcome == "issued":
+            assert isinstance(parsed, dict)
+            token = str(parsed["access_token"])
+            entry.issued = self.relay.tokens.issued(token, self.plane.clock.offset, parsed)
+            if fault is not None and fault.kind == "malformed_token":
+                return malformed_reply(self.plane, fault, token, entry)
+        return Reply(answer.status, answer.body, content_type, headers)
+
+
+def _outcome(endpoint: str, status: int, body: Any, api_errors: Mapping[str, Any]) -> str:
+    """A journal outcome for a relayed answer, in the mock's words where the answer allows."""
+    if endpoint == "token" and status == 200:
+        usable = isinstance(body, dict) and isinstance(body.get("access_token"), str) and body["access_token"]
+        return "issued" if usable else ("upstream_not_json" if body is None else "upstream_no_access_token")
+    if 200 <= status < 300:
+        return "ok" if endpoint == "api" else ""
+    if isinstance(body, dict):
+        error = body.get("error")
+        if isinstance(error, str) and _ERROR_KEY.match(error):
+            return error  # RFC 6749 5.2: invalid_client, invalid_request …
+        message = body.get("message")
+        known = next((k for k, v in api_errors.items() if v["status"] == status and v["message"] == message), None)
+        if known is not None:
+            return str(known)
+    return f"upstream_{status}"
+
+
+def _basic_user(authorization: str) -> str | None:
+    scheme, _, value = authorization.strip().partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        user = base64.b64decode(value.strip(), validate=True).decode("utf-8").partition(":")[0]
+    except (binascii.Error, ValueError):
+        return None
+    return user or None
+
+
+def _read_body(environ: Mapping[str, Any], endpoint: str) -> bytes:
+    raw = str(environ.get("CONTENT_LENGTH") or "0")
+    length = int(raw) if raw.isdigit() else -1
+    if 0 <= length <= MAX_REQUEST_BYTES:
+        data: bytes = environ["wsgi.input"].read(length) if length else b""
+        return data
+    detail = "the body is too large for the proxy or its length is invalid"
+    if endpoint == "token":
+        raise OAuthError("invalid_request", detail, status=413)
+    raise ApiError("invalid_argument", detail, status=413)
