@@ -105,6 +105,8 @@ def _with_kind_fields(fault: Fault, spec: Mapping[str, Any], presets: Mapping[st
         if preset is not None and (not isinstance(preset, str) or preset not in presets):
             raise ControlError(f"'preset' must be one of: {', '.join(presets)}")
         status = spec.get("status", presets[preset]["status"] if preset else None)
+        if isinstance(status, float) and status.is_integer():
+            status = int(status)  # JSON (and the OpenAPI document's "integer") counts 503.0 as an integer
         if isinstance(status, bool) or not isinstance(status, int) or not 100 <= status <= 599:
             raise ControlError("a status fault needs 'status' (100-599) or a 'preset'")
         return replace(fault, status=status, preset=preset)

@@ -16,7 +16,7 @@ import pytest
 import requests
 from helpers import get_token, token_response
 
-from mock_server import MockServer
+from mock_server import ControlError, MockServer
 from mock_server.data import load_fixtures
 
 FIXTURES = load_fixtures()
@@ -117,6 +117,15 @@ def test_status_fault_with_preset_and_other_status(scalekit_mock: MockServer) ->
     scalekit_mock.add_fault("status", endpoint="discovery", preset="unavailable", status=504)
     response = requests.get(scalekit_mock.url + "/.well-known/openid-configuration", timeout=10)
     assert (response.status_code, response.json()) == (504, api_error_body("unavailable"))
+
+
+def test_status_fault_status_written_as_an_integral_float_is_an_integer(scalekit_mock: MockServer) -> None:
+    # JSON and the OpenAPI document's "integer" count 504.0 as an integer (schemathesis sends such values).
+    scalekit_mock.add_fault("status", endpoint="discovery", preset="unavailable", status=504.0)
+    response = requests.get(scalekit_mock.url + "/.well-known/openid-configuration", timeout=10)
+    assert response.status_code == 504
+    with pytest.raises(ControlError):
+        scalekit_mock.add_fault("status", endpoint="discovery", status=504.5)
 
 
 # -- matching, counting, ordering ---------------------------------------------------------------
