@@ -45,6 +45,10 @@ def _add_client(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
     client.add_argument("--hang-bound", type=float, default=10.0, metavar="S",
                         help="how long ERR-TOKEN-ENDPOINT-HANG lets a call take against a hung token endpoint "
                         "(default 10)")
+    client.add_argument("--live", action="store_true",
+                        help="run against the real environment of SCALEKIT_ENVIRONMENT_URL with the real "
+                        "SCALEKIT_CLIENT_ID/SCALEKIT_CLIENT_SECRET, through a journaling proxy (a few dozen real "
+                        "requests, at most 25 per check; checks the proxy cannot serve are skipped)")
     client.add_argument("--reuse-driver", action="store_true",
                         help="one driver process for every check (only for drivers whose new_client clears "
                         "all client state)")
@@ -71,7 +75,7 @@ def run_client(args: argparse.Namespace) -> int:
         return USAGE_ERROR
     try:
         report = run_suite(args.driver, only=args.only, skip=args.skip, strict=args.strict, op_timeout=args.timeout,
-                           hang_bound=args.hang_bound, reuse_driver=args.reuse_driver)
+                           hang_bound=args.hang_bound, reuse_driver=args.reuse_driver, live=args.live)
     except UsageError as exc:
         print(f"scalekit-conformance client: {exc}", file=sys.stderr)
         return USAGE_ERROR

@@ -19,6 +19,7 @@ from contract_tests.client.driver import CallResult, DriverInfo
 from contract_tests.client.evidence import JournalView
 from contract_tests.client.results import CheckResult, SuiteReport
 from contract_tests.client.runner import UsageError, run_suite
+from contract_tests.client.target import DriverOnTarget
 
 REFERENCE = f"{sys.executable} -m contract_tests.drivers.reference"
 HANG_BOUND = 5.0  # the reference client times out after 3 s
@@ -155,7 +156,7 @@ def test_run_suite_skips_checks_needing_a_missing_capability(tmp_path: Path) -> 
     report = run_suite(driver_script(tmp_path, "ok"), only=["REFRESH-AFTER-LIFETIME", "CACHE-CONCURRENT-COLD"])
     assert [r.outcome for r in report.results] == ["skipped", "skipped"]
     assert "needs the capability advance_time" in report.result("REFRESH-AFTER-LIFETIME").message
-    assert report.driver == DriverInfo("fake ok", "0", ())
+    assert report.driver == DriverOnTarget("fake ok", "0", (), target="mock")
 
 
 @pytest.mark.parametrize(("kwargs", "message"), [
@@ -249,7 +250,8 @@ def test_report_json_has_driver_checks_and_summary(reference_report: SuiteReport
     path = tmp_path / "report.json"
     render.write_json(reference_report, path)
     data = json.loads(path.read_text(encoding="utf-8"))
-    assert set(data) == {"driver", "checks", "summary"}
+    assert set(data) == {"driver", "target", "checks", "summary"}
+    assert data["target"] == {"mode": "mock", "url": None, "upstream_requests": 0}
     assert {"name", "version", "capabilities"} <= set(data["driver"])
     assert [c["id"] for c in data["checks"]] == list(IDS)
     assert all({"id", "level", "outcome", "message"} <= set(c) for c in data["checks"])

@@ -17,7 +17,9 @@ import subprocess
 import sys
 import threading
 import time
+import xml.etree.ElementTree as ET
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import jwt
@@ -25,6 +27,12 @@ import pytest
 import requests
 from helpers import ORGS, call_api, get_token, token_response
 
+from contract_tests.cli import main as conformance_main
+from contract_tests.client import report as render
+from contract_tests.client.checks import IDS
+from contract_tests.client.results import SuiteReport
+from contract_tests.client.runner import run_suite
+from contract_tests.client.target import LIVE_BUDGET, DriverOnTarget
 from mock_server import Client, ControlError, MockConfig, MockServer, fingerprint
 from mock_server.bodies import api_error_body
 from mock_server.cli import main
@@ -443,3 +451,100 @@ def test_proxy_config_reads_upstream_and_credentials_from_the_environment() -> N
         {"SCALEKIT_CLIENT_ID": SANDBOX_ID, "SCALEKIT_CLIENT_SECRET": SANDBOX_SECRET})
     assert config.upstream == "https://acme.scalekit.dev"
     assert config.clients is not None and config.clients[0].client_secret == SANDBOX_SECRET
+
+
+# -- the client suite against a live environment (the sandbox) -----------------------------------
+REFERENCE = f"{sys.executable} -m contract_tests.drivers.reference"
+NOT_LIVE = {"REFRESH-SHORT-LIFETIME", "STATE-MACHINE"}
+
+
+def live_env(upstream: str) -> dict[str, str]:
+    return {**os.environ, "SCALEKIT_ENVIRONMENT_URL": upstream, "SCALEKIT_CLIENT_ID": SANDBOX_ID,
+            "SCALEKIT_CLIENT_SECRET": SANDBOX_SECRET}
+
+
+@pytest.fixture(scope="module")
+def live_report(sandbox: str) -> tuple[SuiteReport, list[dict[str, Any]]]:
+    """One full live run of the reference driver against the sandbox, and the requests the sandbox saw."""
+    requests.post(f"{sandbox}/_mock/reset", timeout=10).raise_for_status()
+    report = run_suite(REFERENCE, live=True, environ=live_env(sandbox))
+    return report, upstream_journal(sandbox)
+
+
+def test_live_run_of_the_reference_driver_conforms(live_report: tuple[SuiteReport, list[dict[str, Any]]]) -> None:
+    report, _ = live_report
+    assert report.exit_code == 0, render.table(report) + "\n" + render.details(report)
+    skipped = {r.id: r.message for r in report.results if r.outcome == "skipped"}
+    assert set(skipped) == NOT_LIVE
+    assert all(m.startswith("not run against a live environment: ") for m in skipped.values())
+    assert {r.id for r in report.results if r.outcome == "passed"} == set(IDS) - NOT_LIVE
+
+
+def test_live_run_reports_its_target_and_the_real_requests(
+        live_report: tuple[SuiteReport, list[dict[str, Any]]], sandbox: str, tmp_path: Path) -> None:
+    report, seen = live_report
+    assert isinstance(report.subject, DriverOnTarget)
+    # The count reported is what reached the sandbox, and it is small and bounded.
+    assert report.subject.upstream_requests == len(seen) > 0
+    assert len(seen) <= 100 < LIVE_BUDGET * (len(IDS) - len(NOT_LIVE)) + 1
+    data = report.to_json()
+    assert data["target"] == {"mode": "live", "url": sandbox, "upstream_requests": len(seen)}
+    assert data["driver"]["name"] == "scalekit-mock reference client"
+    assert f"target: live {sandbox} (through a journaling proxy; {len(seen)} requests" in render.table(report)
+    assert f"target: live {sandbox}" in render.markdown(report)
+    properties = {p.get("name"): p.get("value") for p in ET.fromstring(render.junit_xml(report)).iter("property")}
+    assert properties["target.mode"] == "live" and properties["target.upstream_requests"] == str(len(seen))
+    everything = json.dumps(data) + render.table(report) + render.details(report)
+    assert SANDBOX_SECRET not in everything
+
+
+@pytest.mark.parametrize(("faulty", "check_id"), [
+    ("no_cache", "CACHE-SEQUENTIAL"),
+    ("no_401_retry", "REFRESH-REVOKED"),
+    ("refresh_on_403", "ERR-FORBIDDEN"),  # adapted: the proxy plays the 403
+])
+def test_live_run_catches_a_faulty_driver_as_the_mock_does(sandbox: str, faulty: str, check_id: str) -> None:
+    driver = f"{sys.executable} -m contract_tests.drivers.faulty.{faulty}"
+    live_run = run_suite(driver, only=[check_id], live=True, environ=live_env(sandbox))
+    mock_run = run_suite(driver, only=[check_id])
+    live, mock = live_run.result(check_id), mock_run.result(check_id)
+    assert (live.outcome, mock.outcome) == ("failed", "failed")
+    assert live.reason == mock.reason  # the same finding, in the same words
+    assert mock_run.to_json()["target"] == {"mode": "mock", "url": None, "upstream_requests": 0}
+    assert "target: mock" in render.table(mock_run)
+
+
+def test_live_run_with_a_bad_upstream_is_one_clear_error(html_upstream: str) -> None:
+    started = time.monotonic()
+    closed = f"http://127.0.0.1:{free_port()}"
+    for upstream, expected in ((closed, "502 upstream_unreachable"), (html_upstream, "200 upstream_not_json")):
+        report = run_suite(REFERENCE, live=True, environ=live_env(upstream))
+        assert report.exit_code == 2 and report.startup_error is not None
+        assert report.startup_error.startswith(f"the target cannot be used: the live environment {upstream} did not "
+                                               f"hand out a token: {expected}")
+        assert {r.outcome for r in report.results} == {"error"}
+        # One attempt (the check of the target before any driver starts), answered or not.
+        assert isinstance(report.subject, DriverOnTarget) and report.subject.upstream_requests == 1
+    assert time.monotonic() - started < 10  # no driver was started, nothing hung
+
+
+def test_conformance_cli_live_needs_the_real_environment(monkeypatch: pytest.MonkeyPatch,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    for name in ("SCALEKIT_ENVIRONMENT_URL", "SCALEKIT_CLIENT_ID", "SCALEKIT_CLIENT_SECRET"):
+        monkeypatch.delenv(name, raising=False)
+    assert conformance_main(["client", "--driver", REFERENCE, "--live"]) == 2
+    err = capsys.readouterr().err
+    assert "--live needs SCALEKIT_ENVIRONMENT_URL, SCALEKIT_CLIENT_ID, SCALEKIT_CLIENT_SECRET" in err
+
+
+def test_conformance_cli_live_writes_the_target_in_its_reports(
+        sandbox: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    for name, value in live_env(sandbox).items():
+        if name.startswith("SCALEKIT_"):
+            monkeypatch.setenv(name, value)
+    path = tmp_path / "report.json"
+    code = conformance_main(["client", "--driver", REFERENCE, "--live", "--only", "FMT-TOKEN-REQUEST",
+                             "--report-json", str(path)])
+    assert code == 0 and f"target: live {sandbox}" in capsys.readouterr().out
+    target = json.loads(path.read_text())["target"]
+    assert target["mode"] == "live" and target["url"] == sandbox and target["upstream_requests"] == 3

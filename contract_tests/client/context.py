@@ -31,6 +31,7 @@ class Check:
     rationale: str
     run: Callable[[CheckContext], None]
     needs: frozenset[str] = frozenset()
+    not_live: str = ""  # why it cannot run against a live environment through the proxy ("": it can)
 
 
 @dataclass(frozen=True)
@@ -93,6 +94,11 @@ class CheckContext:
         raise CheckFailure(self.check.id, message)
 
     # -- the mock -----------------------------------------------------------------------------
+    @property
+    def live(self) -> bool:
+        """Whether the mock is a proxy in front of a live environment (its clients and keys not ours)."""
+        return self.mock.upstream is not None
+
     def reset_mock(self) -> None:
         """Back to a fresh mock; the journal of this check starts here (after collecting its tokens)."""
         self._collect()

@@ -38,10 +38,18 @@ def invalid_credentials(ctx: CheckContext) -> None:
 
 def forbidden(ctx: CheckContext) -> None:
     """ERR-FORBIDDEN: a client lacking organizations:read surfaces 403/permission_denied — not a 401 — after
-    at most 2 API calls and 2 token requests (a new token does not grant permissions)."""
-    ctx.mock.put_client({"client_id": ctx.mock.client_id, "client_secret": ctx.mock.client_secret,
-                         "scopes": LIMITED_SCOPES})
-    ctx.mock_step("put_client", scopes=LIMITED_SCOPES)
+    at most 2 API calls and 2 token requests (a new token does not grant permissions).
+
+    Against a live environment the real client's scopes cannot be narrowed: the proxy answers every API
+    call 403 "Insufficient permissions" itself (a ``forbidden`` fault), which is what the client sees.
+    """
+    if ctx.live:
+        ctx.mock.add_fault("forbidden", count=PERSISTENT_401_COUNT)
+        ctx.mock_step("add_fault", kind="forbidden", count=PERSISTENT_401_COUNT)
+    else:
+        ctx.mock.put_client({"client_id": ctx.mock.client_id, "client_secret": ctx.mock.client_secret,
+                             "scopes": LIMITED_SCOPES})
+        ctx.mock_step("put_client", scopes=LIMITED_SCOPES)
     client = ctx.client()
     client.new_client()
     result = client.call()

@@ -3,15 +3,17 @@
 A fresh ``MockServer`` serves the run and is reset before every check. Each check gets a fresh
 driver process unless ``reuse_driver`` (for drivers whose ``new_client`` clears everything). A hung
 driver fails the check it hung in; a driver that breaks the protocol makes that check an ``error``;
-either way the next check starts a fresh process.
+either way the next check starts a fresh process. With ``live`` the server is a journaling proxy in
+front of a real environment (``target.py``): checks it cannot serve are skipped, some are adapted.
 """
 
 from __future__ import annotations
 
+import os
 import shlex
 import time
 import traceback
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from mock_server import MockError, MockServer
 
@@ -20,6 +22,7 @@ from .checks import Check, select
 from .context import CheckContext, Launcher, RunLog, SuiteOptions
 from .driver import DriverError, DriverInfo, DriverProcess, DriverTimeout, ProtocolError
 from .results import CheckResult, SuiteReport
+from .target import DriverOnTarget, TargetError, check_upstream, target_server
 
 __all__ = ["CheckResult", "SuiteReport", "UsageError", "run_suite"]
 
@@ -30,8 +33,12 @@ class UsageError(ValueError):
 
 def run_suite(driver: str, *, only: Sequence[str] | None = None, skip: Sequence[str] | None = None,
               strict: bool = False, op_timeout: float = 30.0, hang_bound: float = 10.0,
-              reuse_driver: bool = False) -> SuiteReport:
-    """Run the selected checks (all by default) against the driver started by the command ``driver``."""
+              reuse_driver: bool = False, live: bool = False, environ: Mapping[str, str] | None = None) -> SuiteReport:
+    """Run the selected checks (all by default) against the driver started by the command ``driver``.
+
+    ``live``: against the environment the ``SCALEKIT_*`` variables of ``environ`` (default
+    ``os.environ``) name, through a journaling proxy, instead of a local mock.
+    """
     try:
         checks = select(only, skip)
         argv = shlex.split(driver)
@@ -42,8 +49,12 @@ def run_suite(driver: str, *, only: Sequence[str] | None = None, skip: Sequence[
     if op_timeout <= 0 or hang_bound <= 0:
         raise UsageError("timeouts must be positive")
     options = SuiteOptions(op_timeout=op_timeout, hang_bound=hang_bound, reuse_driver=reuse_driver, strict=strict)
+    try:
+        server = target_server(live, os.environ if environ is None else environ)
+    except TargetError as exc:
+        raise UsageError(str(exc)) from exc
     started = time.monotonic()
-    with MockServer() as mock:
+    with server as mock:
         report = _Run(argv, mock, options).run(checks, driver)
     report.duration = time.monotonic() - started
     return report
@@ -58,17 +69,26 @@ class _Run:
         self.log = RunLog()
         self.launcher = Launcher(argv, mock, options, self.log)
         self.shared: DriverProcess | None = None
+        self.live = mock.upstream is not None
 
     def run(self, checks: list[Check], command: str) -> SuiteReport:
         report = SuiteReport(DriverInfo("unknown", "", ()), command, strict=self.options.strict)
+        info = self._run(report, checks)
+        # The subject names the target too, with the requests forwarded to it (counted once all is done).
+        report.subject = DriverOnTarget.of(info, self.mock)
+        return report
+
+    def _run(self, report: SuiteReport, checks: list[Check]) -> DriverInfo:
         try:
+            if self.live:
+                check_upstream(self.mock)
             probe = self.launcher.launch("shared" if self.options.reuse_driver else "hello")
-        except DriverError as exc:
-            report.startup_error = f"the driver did not start: {exc}"
+        except (DriverError, TargetError) as exc:
+            what = "the driver did not start" if isinstance(exc, DriverError) else "the target cannot be used"
+            report.startup_error = f"{what}: {exc}"
             report.results = [CheckResult(c.id, c.level, "error", report.startup_error) for c in checks]
-            return report
+            return DriverInfo("unknown", "", ())
         info = probe.info
-        report.subject = info
         if self.options.reuse_driver:
             self.shared = probe
         else:
@@ -78,9 +98,12 @@ class _Run:
         finally:
             if self.shared is not None:
                 self.shared.close()
-        return report
+        return info
 
     def run_check(self, check: Check, info: DriverInfo) -> CheckResult:
+        if self.live and check.not_live:
+            reason = f"not run against a live environment: {check.not_live}"
+            return CheckResult(check.id, check.level, "skipped", reason)
         missing = sorted(check.needs - set(info.capabilities))
         if missing:
             offered = ", ".join(info.capabilities) or "none"
