@@ -34,9 +34,11 @@ from .reply import Reply, error_reply
 
 MAX_REQUEST_BYTES = 1024 * 1024
 MAX_ANSWER_BYTES = 4 * 1024 * 1024
-# RFC 9110 7.6.1 hop-by-hop headers, plus what the proxy sets itself (Host, framing).
+# RFC 9110 7.6.1 hop-by-hop headers, plus what the proxy sets or settles itself: Host, framing, and Expect
+# (waitress has already answered a 100-continue; the body is here).
 HOP_BY_HOP = frozenset({"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "proxy-connection",
-                        "te", "trailer", "trailers", "transfer-encoding", "upgrade", "host", "content-length"})
+                        "te", "trailer", "trailers", "transfer-encoding", "upgrade", "host", "content-length",
+                        "expect"})
 _ERROR_KEY = re.compile(r"[a-z][a-z0-9_]{0,39}\Z")
 
 

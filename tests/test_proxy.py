@@ -9,6 +9,7 @@ URL, a server that never answers, a server that answers HTML. Everything binds 1
 from __future__ import annotations
 
 import base64
+import gzip
 import http.server
 import json
 import os
@@ -36,7 +37,7 @@ from contract_tests.client.target import LIVE_BUDGET, DriverOnTarget
 from mock_server import Client, ControlError, MockConfig, MockServer, fingerprint
 from mock_server.bodies import api_error_body
 from mock_server.cli import main
-from mock_server.proxy import forward_headers, relay_headers
+from mock_server.proxy import UpstreamAnswer, forward_headers, relay_headers
 
 SANDBOX_ID = "skc_70000000000000001"
 SANDBOX_SECRET = "test_sandboxSecretNotTheMocksDefault0000001"
@@ -390,6 +391,7 @@ def test_proxy_relays_a_non_json_answer_and_notes_it(html_upstream: str) -> None
 def test_forward_headers_drop_hop_by_hop_and_host() -> None:
     environ = {"HTTP_HOST": "127.0.0.1:1", "HTTP_CONNECTION": "keep-alive, X-Private", "HTTP_X_PRIVATE": "1",
                "HTTP_AUTHORIZATION": "Bearer t", "HTTP_KEEP_ALIVE": "5", "HTTP_USER_AGENT": "sdk/1",
+               "HTTP_EXPECT": "100-continue",
                "CONTENT_TYPE": "application/json", "CONTENT_LENGTH": "2"}
     assert sorted(forward_headers(environ)) == [("Authorization", "Bearer t"), ("Content-Type", "application/json"),
                                                 ("User-Agent", "sdk/1")]
@@ -399,6 +401,15 @@ def test_relay_headers_split_content_type_and_drop_framing() -> None:
     content_type, headers = relay_headers([("content-type", "application/json"), ("transfer-encoding", "chunked"),
                                            ("content-length", "9"), ("retry-after", "1"), ("set-cookie", "a=b")])
     assert content_type == "application/json" and headers == [("retry-after", "1"), ("set-cookie", "a=b")]
+
+
+def test_upstream_answer_reads_a_gzipped_token_response_for_the_journal() -> None:
+    body = {"access_token": "eyJ.e30.x", "expires_in": 299}
+    raw = gzip.compress(json.dumps(body).encode())
+    answer = UpstreamAnswer(200, [("Content-Encoding", "gzip"), ("Content-Type", "application/json")], raw, 0.1)
+    assert answer.json() == body
+    assert UpstreamAnswer(200, [("Content-Encoding", "gzip")], b"not gzip", 0.1).json() is None
+    assert UpstreamAnswer(200, [], b"<html>", 0.1).json() is None
 
 
 # -- the CLI -------------------------------------------------------------------------------------
