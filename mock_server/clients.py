@@ -70,6 +70,8 @@ def client_from_mapping(data: Mapping[str, Any], base: Client | None = None) -> 
         changes["audience"] = () if data["audience"] is None else _str_list(data["audience"], "audience")
     if "token_lifetime" in data:
         life = data["token_lifetime"]
+        if isinstance(life, float) and life.is_integer():
+            life = int(life)  # JSON (and the OpenAPI document's "integer") counts 300.0 as an integer
         if life is not None and (isinstance(life, bool) or not isinstance(life, int) or not 2 <= life <= 10**8):
             raise ControlError("'token_lifetime' must be an integer number of seconds from 2 to 100000000, or null")
         changes["token_lifetime"] = life

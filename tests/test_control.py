@@ -190,6 +190,15 @@ def test_put_client_new_client_gets_token(face: Any, scalekit_mock: MockServer) 
     assert "new-secret-1" not in listed.text
 
 
+def test_put_client_token_lifetime_as_an_integral_float_is_an_integer(face: Any, scalekit_mock: MockServer) -> None:
+    # JSON and the OpenAPI document's "integer" count 300.0 as an integer (schemathesis sends such values).
+    face.put_client({"client_id": "svc_short", "client_secret": "short-secret-1", "token_lifetime": 300.0})
+    issued = claims(get_token(scalekit_mock, "svc_short", "short-secret-1"))
+    assert issued["exp"] - issued["iat"] == 300
+    with pytest.raises(ControlError):
+        scalekit_mock.put_client({"client_id": "svc_short", "client_secret": "s", "token_lifetime": 300.5})
+
+
 def test_put_client_replacing_secret_invalidates_old(face: Any, scalekit_mock: MockServer) -> None:
     client_id, old_secret = scalekit_mock.client_id, scalekit_mock.client_secret
     face.put_client({"client_id": client_id, "client_secret": "rotated-secret"})
