@@ -172,3 +172,55 @@ def run_stateless(server: MockServer, *, max_examples: int = 5) -> list[str]:
             except Exception as exc:  # noqa: BLE001 - any failure of a generated case is reported, not raised
                 failures.append(_failure(f"{operation.label}{' (with a token)' if headers else ''}", exc))
     return failures
+
+
+# The operations the document links (openapi.py ``_link``): the stateful phase chains only these. The
+# rest of the control plane stays out: a fault queued in one step (a hang, a drop) would hit the next.
+LINKED_OPERATIONS = ("issueToken", "ListOrganization", "GetOrganization", "CreateOrganization", "mock_putClient",
+                     "mock_removeClient", "mock_revoke")
+
+
+def run_stateful(server: MockServer, *, max_examples: int = 10, steps: int = 6) -> list[str]:
+    """Schemathesis's stateful phase over the linked operations: a token used as the bearer of the next call,
+    an organization created then fetched, a client added then used and removed, a token revoked.
+
+    Each scenario starts from a reset mock; calls to secured operations carry the full-access token
+    unless a link gave them one. Returns the failures (empty: none).
+    """
+    schema = load_schema(server).include(operation_id=list(LINKED_OPERATIONS))
+    token = fetch_bearer_token(server)
+
+    class Machine(schema.as_state_machine()):  # type: ignore[misc]
+        def setup(self) -> None:
+            server.reset()
+
+        def teardown(self) -> None:
+            server.reset()
+
+        def before_call(self, case: Case) -> None:
+            with_real_tokens(case, token)
+            body = case.body
+            known = {c["client_id"] for c in server.control.list_clients()}
+            if case.operation.path == "/oauth/token" and isinstance(body, dict) and body.get("client_id") not in known:
+                # Random credentials only ever get 401, and a 401 links nowhere: chain from a real token.
+                client = server.default_client
+                case.body = {**body, "client_id": client.client_id, "client_secret": client.client_secret}
+            # A token a link passed on (a JWT) is kept; a generated bearer is replaced by a valid one.
+            given = str(case.headers.get("Authorization", ""))
+            if case.operation.definition.raw.get("security"):
+                if not given.startswith("Bearer eyJ"):
+                    case.headers["Authorization"] = f"Bearer {token}"
+                # Valid credentials, as the stateless run's explicit headers: the ignored_auth check then
+                # probes without them and with bad ones, instead of taking them for generated ones.
+                case._has_explicit_auth = True
+
+        def validate_response(self, response: Any, case: Case, additional_checks: Any = None,
+                              **kwargs: Any) -> None:
+            super().validate_response(response, case, additional_checks, **kwargs)
+            server.check()
+
+    try:
+        Machine.run(settings=settings(run_settings(max_examples), stateful_step_count=steps))
+    except Exception as exc:  # noqa: BLE001 - a failing scenario is reported, not raised
+        return [_failure("stateful phase", exc)]
+    return []

@@ -39,6 +39,7 @@ from contract_tests.openapi_run import (
     pairs,
     run_case,
     run_settings,
+    run_stateful,
 )
 from mock_server import MockServer
 
@@ -88,3 +89,9 @@ def test_route_sample_covers_every_pair_of_features() -> None:
                 every |= found
                 covered |= found if op["x-scalekit-rpc"] in picked else set()
     assert covered == every
+
+
+def test_mock_follows_its_links_statefully() -> None:
+    # Given the document's links (a token used as the next call's bearer, an organization created then
+    # fetched, a client added then used and removed), random chains of linked calls pass every check.
+    assert run_stateful(MockServer(), max_examples=10) == []

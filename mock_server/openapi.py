@@ -142,7 +142,11 @@ def _organization_operation(route: Route, control: ControlPlane) -> Schema | Non
                          "description": "A next_page_token or prev_page_token of an earlier page; empty for the first."}
         return {"parameters": [{"name": "page_size", "in": "query", "schema": size},
                                {"name": "page_token", "in": "query", "schema": token}],
-                "responses": {"200": json_response("A page of organizations.", "ListOrganizationsResponse"),
+                "responses": {"200": _linked(json_response("A page of organizations.", "ListOrganizationsResponse"),
+                                             GetFirstOrganization=_link("GetOrganization", {
+                                                 "path.id": "$response.body#/organizations/0/id"}),
+                                             NextPage=_link("ListOrganization", {
+                                                 "query.page_token": "$response.body#/next_page_token"})),
                               "400": ref_response("ApiInvalidArgument")}}
     if name == "GetOrganization":
         example = orgs["organizations"][0]["id"]
@@ -153,7 +157,9 @@ def _organization_operation(route: Route, control: ControlPlane) -> Schema | Non
     if name == "CreateOrganization":
         return {"requestBody": {"required": True, "content": {"application/json": {"schema": ref_schema(
                     "CreateOrganizationRequest")}}},
-                "responses": {"200": json_response("The organization created.", "OrganizationResponse"),
+                "responses": {"200": _linked(json_response("The organization created.", "OrganizationResponse"),
+                                             GetCreatedOrganization=_link("GetOrganization", {
+                                                 "path.id": "$response.body#/organization/id"})),
                               "400": ref_response("ApiInvalidArgument")}}
     return None
 
@@ -181,7 +187,10 @@ def _token_operation(control: ControlPlane) -> Schema:
         "description": "Credentials go in the form (as every Scalekit SDK sends them) or in HTTP Basic "
                        "(RFC 6749 2.3.1), not both. Any other method answers 405 with `Allow: POST`.",
         "requestBody": {"required": True, "content": {"application/x-www-form-urlencoded": {"schema": form}}},
-        "responses": {"200": {**json_response("An access token.", "TokenResponse"), "headers": no_store},
+        "responses": {"200": _linked({**json_response("An access token.", "TokenResponse"), "headers": no_store},
+                                     ListOrganizationsWithIt=_link("ListOrganization", {
+                                         "header.Authorization": "Bearer {$response.body#/access_token}"}),
+                                     RevokeIt=_link("mock_revoke", body={"token": "$response.body#/access_token"})),
                       "400": ref_response("OAuthBadRequest"), "401": ref_response("OAuthInvalidClient")},
     }
 
@@ -219,7 +228,11 @@ def _control_paths() -> dict[str, dict[str, Any]]:
                                      errors=proxied)},
         "/clients/{client_id}": {
             "put": _control("putClient", "Add or replace a client.", "Client", body="ClientSpec",
-                            errors={**bad, **proxied}, parameters=client_id),
+                            errors={**bad, **proxied}, parameters=client_id, links={
+                                "TokenForIt": _link("issueToken", body={
+                                    "grant_type": "client_credentials", "client_id": "$request.path.client_id",
+                                    "client_secret": "$request.body#/client_secret"}),
+                                "RemoveIt": _link("mock_removeClient", {"path.client_id": "$request.path.client_id"})}),
             "delete": _control("removeClient", "Remove a client.", "ClientRemoved", parameters=client_id,
                                errors={"404": ref_response("ControlNotFound"), **proxied}),
         },
@@ -245,12 +258,29 @@ def _control_paths() -> dict[str, dict[str, Any]]:
 
 def _control(operation_id: str, summary: str, schema: str, *, body: str | None = None, body_required: bool = True,
              errors: dict[str, Schema] | None = None, parameters: list[Schema] | None = None,
-             status: str = "200") -> Schema:
+             status: str = "200", links: dict[str, Schema] | None = None) -> Schema:
     operation: Schema = {"operationId": f"mock_{operation_id}", "summary": summary, "tags": ["control"],
-                         "responses": {status: json_response(summary, schema), **(errors or {})}}
+                         "responses": {status: _linked(json_response(summary, schema), **(links or {})),
+                                       **(errors or {})}}
     if parameters:
         operation["parameters"] = parameters
     if body is not None:
         operation["requestBody"] = {"required": body_required,
                                     "content": {"application/json": {"schema": ref_schema(body)}}}
     return operation
+
+
+# -- links: what one answer gives the next request (schemathesis's stateful phase follows them) ----
+
+
+def _link(operation_id: str, parameters: dict[str, str] | None = None, body: Schema | None = None) -> Schema:
+    link: Schema = {"operationId": operation_id}
+    if parameters:
+        link["parameters"] = parameters
+    if body is not None:
+        link["requestBody"] = body
+    return link
+
+
+def _linked(response: Schema, **links: Schema) -> Schema:
+    return {**response, "links": links} if links else response

@@ -184,3 +184,16 @@ def test_control_plane_answers_with_data_match_the_document(app: Flask, plane: C
         validate_schema(body, {"$ref": f"#/components/schemas/{name}", "components": document["components"]},
                         cls=OAS31Validator)
     assert len(client.get("/_mock/journal").get_json()["entries"]) == 6
+
+
+def test_openapi_links_name_existing_operations_and_parameters(document: dict[str, Any]) -> None:
+    # Given the links schemathesis's stateful phase follows, each names a real operation, and each
+    # parameter it sets exists there (or is the Authorization header).
+    by_id = {op["operationId"]: op for _, _, op in operations(document)}
+    links = [link for _, _, op in operations(document) for response in op["responses"].values()
+             for link in response.get("links", {}).values()]
+    assert len(links) >= 6
+    for link in links:
+        target = by_id[link["operationId"]]
+        names = {f"{p['in']}.{p['name']}" for p in target.get("parameters", [])} | {"header.Authorization"}
+        assert set(link.get("parameters", {})) <= names, link
