@@ -1,8 +1,10 @@
 """scalekit-conformance: run a conformance suite against your code.
 
 The client suite checks an API client (any language) through a small driver program that speaks the JSON-lines
-driver protocol (docs/driver-protocol.md) against a local Scalekit mock. Exit codes: 0 conforming,
-1 a MUST check failed (or a SHOULD check, with --strict), 2 usage, driver or protocol error.
+driver protocol (docs/driver-protocol.md) against a local Scalekit mock. The provider suite checks a server -- the
+mock, or your live Scalekit environment -- against the documented contract, records what a live one answers and
+reports how the mock drifts from it (docs/provider-contract.md). Exit codes: 0 conforming, 1 a MUST check failed
+(or a SHOULD check, with --strict; or drift found), 2 usage, driver, protocol or target error.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from collections.abc import Sequence
 from .client import report as render
 from .client.checks import CATALOGUE
 from .client.runner import UsageError, run_suite
+from .provider import cli as provider_cli
 
 USAGE_ERROR = 2
 
@@ -63,6 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True, metavar="SUITE")
     _add_client(commands)
+    provider_cli.add_parser(commands)
     return parser
 
 
@@ -97,7 +101,7 @@ def run_client(args: argparse.Namespace) -> int:
     return report.exit_code
 
 
-SUITES = {"client": run_client}  # "provider" (checking a server against Scalekit's API) is planned
+SUITES = {"client": run_client, "provider": provider_cli.run}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,0 +1,29 @@
+"""PROV-OPENAPI: the mock's OpenAPI document is part of its contract; schemathesis holds the mock to it.
+
+Stateless: every operation of the document but a pairwise sample of the generic API routes, with
+generated valid and invalid input, without and with a valid token. Stateful: random chains of the
+linked operations (a token used as the next call's bearer, an organization created then fetched, a
+client added then used and removed). The mock runs in process, reset between cases. A live
+environment serves no such document: the check is skipped there.
+"""
+
+from __future__ import annotations
+
+from .context import ProviderContext
+
+STATELESS_EXAMPLES = 8  # per operation and per auth variant, as contract_tests/test_openapi.py
+STATEFUL_EXAMPLES, STATEFUL_STEPS = 20, 8
+
+
+def openapi(ctx: ProviderContext) -> None:
+    mock = ctx.target.mock
+    if mock is None:
+        ctx.skip("the OpenAPI document is the mock's own (/_mock/openapi.json): a live environment serves none")
+    try:
+        from ..openapi_run import run_stateful, run_stateless
+    except ImportError as exc:  # schemathesis and hypothesis come with the test extra only
+        ctx.skip(f"schemathesis is not installed ({exc}): pip install 'scalekit-mock[test]'")
+    failures = run_stateless(mock, max_examples=STATELESS_EXAMPLES)
+    failures += run_stateful(mock, max_examples=STATEFUL_EXAMPLES, steps=STATEFUL_STEPS)
+    if failures:
+        ctx.fail(f"{len(failures)} failure(s) of the mock against its own document:\n  " + "\n  ".join(failures))

@@ -1,0 +1,33 @@
+"""The provider suite as pytest tests: one per check, against a fresh mock (so they run in CI), or against
+the live environment of the ``SCALEKIT_*`` variables with ``--scalekit-live``.
+
+Run: ``pytest --pyargs contract_tests -k provider`` or ``pytest --pyargs contract_tests --scalekit-live``.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from contract_tests.provider import IDS
+from contract_tests.results import SuiteReport
+
+
+@pytest.mark.parametrize("check_id", IDS)
+def test_provider_check(check_id: str, scalekit_provider_report: SuiteReport | None) -> None:
+    report = scalekit_provider_report
+    if report is None:
+        pytest.skip(f"{check_id} was not selected (--scalekit-only)")
+    if report.startup_error is not None:
+        pytest.fail(f"the target cannot be checked: {report.startup_error}", pytrace=False)
+    try:
+        result = report.result(check_id)
+    except KeyError:
+        pytest.skip(f"{check_id} was not selected (--scalekit-only)")
+    if result.outcome == "skipped":
+        pytest.skip(result.message)
+    if result.outcome == "error":
+        pytest.fail(f"{check_id}: target or suite error: {result.message}", pytrace=False)
+    if result.outcome == "failed" and result.level == "SHOULD" and not report.strict:
+        pytest.xfail(f"{check_id} (SHOULD, required only with --scalekit-strict): {result.message}")
+    if result.outcome == "failed":
+        pytest.fail(f"{check_id} ({result.level}): {result.message}", pytrace=False)
