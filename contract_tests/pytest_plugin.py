@@ -69,16 +69,22 @@ def _provider_selected(config: pytest.Config, session: pytest.Session) -> list[s
 
 
 @pytest.fixture(scope="session")
-def scalekit_provider_report(request: pytest.FixtureRequest) -> SuiteReport | None:
-    """The report of one run of the selected provider checks (a fresh mock, or ``--scalekit-live``);
-    ``None`` when none is selected."""
+def scalekit_provider_selection(request: pytest.FixtureRequest) -> list[str]:
+    """The IDs of the provider checks this session runs."""
+    return _provider_selected(request.config, request.session)
+
+
+@pytest.fixture(scope="session")
+def scalekit_provider_report(request: pytest.FixtureRequest, scalekit_provider_selection: list[str]) -> SuiteReport:
+    """The report of one run of the selected provider checks (a fresh mock, or ``--scalekit-live``)."""
     config = request.config
-    selected = _provider_selected(config, request.session)
-    if not selected:
-        return None
+    selected = scalekit_provider_selection
+    problem: str | None = None
     try:
         target = Target.from_env(os.environ) if config.getoption("scalekit_live") else None
     except TargetError as exc:
-        pytest.fail(f"--scalekit-live: {exc}", pytrace=False)
+        problem = str(exc)
+    if problem is not None:
+        pytest.fail(f"--scalekit-live: {problem}", pytrace=False)
     return run_provider_suite(target, only=selected, strict=config.getoption("scalekit_strict"),
                               command="pytest --scalekit-live" if target else "pytest")

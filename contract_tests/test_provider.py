@@ -13,16 +13,13 @@ from contract_tests.results import SuiteReport
 
 
 @pytest.mark.parametrize("check_id", IDS)
-def test_provider_check(check_id: str, scalekit_provider_report: SuiteReport | None) -> None:
-    report = scalekit_provider_report
-    if report is None:
+def test_provider_check(check_id: str, scalekit_provider_selection: list[str], request: pytest.FixtureRequest) -> None:
+    if check_id not in scalekit_provider_selection:
         pytest.skip(f"{check_id} was not selected (--scalekit-only)")
+    report: SuiteReport = request.getfixturevalue("scalekit_provider_report")  # run once, for the selected checks
     if report.startup_error is not None:
         pytest.fail(f"the target cannot be checked: {report.startup_error}", pytrace=False)
-    try:
-        result = report.result(check_id)
-    except KeyError:
-        pytest.skip(f"{check_id} was not selected (--scalekit-only)")
+    result = report.result(check_id)
     if result.outcome == "skipped":
         pytest.skip(result.message)
     if result.outcome == "error":

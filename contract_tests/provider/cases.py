@@ -61,9 +61,18 @@ def access_token(probe: Probe, case: str = "token") -> str:
     exchange = probe.exchange(case)
     token = exchange.data.get("access_token") if isinstance(exchange.data, dict) else None
     if exchange.status != 200 or not isinstance(token, str):
-        raise TargetError(f"the {case} request got no access token (status {exchange.status}): "
-                          f"check the client id and secret")
+        which = f"{ENV_LIMITED_ID} and {ENV_LIMITED_SECRET}" if case == "token-limited" else "the client id and secret"
+        raise TargetError(f"the {case} request got no access token (status {exchange.status}): check {which}")
     return token
+
+
+def token_claims(token: str) -> dict[str, Any]:
+    """The claims of a JWT, unverified (an empty dict if it is not one)."""
+    try:
+        claims = jwt.decode(token, options={"verify_signature": False})
+    except jwt.PyJWTError:
+        return {}
+    return claims if isinstance(claims, dict) else {}
 
 
 def _tampered(token: str) -> str:
@@ -76,8 +85,8 @@ def _tampered(token: str) -> str:
 
 
 def _lifetime(token: str) -> int:
-    claims = jwt.decode(token, options={"verify_signature": False})
-    return int(claims["exp"]) - int(claims["iat"])
+    claims = token_claims(token)
+    return int(claims.get("exp", 0)) - int(claims.get("iat", 0))
 
 
 def _expired_token(probe: Probe) -> str:
@@ -90,8 +99,11 @@ def _expired_token(probe: Probe) -> str:
         claims = token_claims(target.expired_token)
         if claims.get("iss") != target.url:
             raise CaseSkipped(f"{ENV_EXPIRED_TOKEN} was not issued by {target.url} (iss {claims.get('iss')!r})")
+        exp = claims.get("exp")
+        if not isinstance(exp, (int, float)):
+            raise CaseSkipped(f"{ENV_EXPIRED_TOKEN} is not a JWT with an exp claim")
         # The one reading of this machine's clock: a token not yet expired here would make a false failure.
-        left = float(claims.get("exp", 0)) - time.time()
+        left = exp - time.time()
         if left > -EXPIRY_MARGIN:
             raise CaseSkipped(f"{ENV_EXPIRED_TOKEN} is not expired yet (exp in {left:.0f} s, with a "
                               f"{EXPIRY_MARGIN} s margin for clock differences)")
@@ -191,12 +203,3 @@ CATALOGUE: tuple[Case, ...] = (
          _api(API_ROUTE, _revoked_token, "revoked"), "errors.json api.token_expired"),
 )
 CASES: dict[str, Case] = {case.name: case for case in CATALOGUE}
-
-
-def token_claims(token: str) -> dict[str, Any]:
-    """The claims of a JWT, unverified (an empty dict if it is not one)."""
-    try:
-        claims = jwt.decode(token, options={"verify_signature": False})
-    except jwt.PyJWTError:
-        return {}
-    return claims if isinstance(claims, dict) else {}
