@@ -33,6 +33,7 @@ from mock_server import load_fixtures
 LIVE_ID, LIVE_SECRET = "skc_24681357924681357", "test_standInSecretNeverToBePrinted0000000"
 LIMITED = next(c for c in load_fixtures().clients if c["scopes"] is not None)
 MOCK_ONLY = {"PROV-API-REVOKED-TOKEN", "PROV-OPENAPI"}
+LIVE_REQUESTS = 17  # what docs/provider-contract.md promises: 14, plus 1 with an expired token, 2 with a limited client
 # What the drifted stand-in changes: two message texts, and no scope in token responses.
 DRIFTED_MESSAGES = {"token_expired": "Token has expired", "forbidden": "Permission denied"}
 
@@ -126,11 +127,18 @@ def test_provider_report_renders_as_json_junit_and_markdown(mock_report: SuiteRe
 
 # -- live mode against a faithful stand-in ---------------------------------------------------------
 def test_live_mode_against_a_faithful_environment_passes(live_env: dict[str, str]) -> None:
+    url = live_env["SCALEKIT_ENVIRONMENT_URL"]
+    httpx.delete(f"{url}/_mock/journal", timeout=5).raise_for_status()
     report = run_provider_suite(Target.from_env(live_env))
     expected = {check_id: "skipped" if check_id in MOCK_ONLY else "passed" for check_id in IDS}
     assert outcomes(report) == expected, [r.message for r in report.results if r.outcome != expected[r.id]]
     assert "mock's control plane" in report.result("PROV-API-REVOKED-TOKEN").message
     assert report.exit_code == 0
+    # A live run is few and bounded requests, and reads only: GET on the API, POST only for tokens.
+    sent = httpx.get(f"{url}/_mock/journal", timeout=5).json()["entries"]
+    assert len(sent) == LIVE_REQUESTS
+    assert {(e["method"], e["endpoint"]) for e in sent} == {("POST", "token"), ("GET", "api"), ("GET", "keys"),
+                                                           ("GET", "discovery")}
 
 
 def test_live_mode_without_the_optional_variables_skips_saying_why(live_env: dict[str, str]) -> None:

@@ -37,7 +37,7 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "contract", formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Start a mock Scalekit environment on 127.0.0.1 and run the provider checks against it; with "
         "--live, run them against the environment of SCALEKIT_ENVIRONMENT_URL with SCALEKIT_CLIENT_ID and "
-        "SCALEKIT_CLIENT_SECRET (at most 19 requests, GET only on the API; the secret is never printed). "
+        "SCALEKIT_CLIENT_SECRET (at most 17 requests, GET only on the API; the secret is never printed). "
         f"Optional: {ENV_LIMITED_ID} and {ENV_LIMITED_SECRET} (a client lacking the permission of "
         f"{ENV_FORBIDDEN_ROUTE}, default /api/v1/users?page_size=1), {ENV_EXPIRED_TOKEN} (a token of that "
         "environment saved more than a day ago).",
