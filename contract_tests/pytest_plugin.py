@@ -35,7 +35,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="deadline for each driver op in seconds (default 30)")
     group.addoption("--scalekit-live", action="store_true", default=False,
                     help="run the provider checks against the live environment of SCALEKIT_ENVIRONMENT_URL, "
-                    "SCALEKIT_CLIENT_ID and SCALEKIT_CLIENT_SECRET instead of a fresh mock")
+                    "SCALEKIT_CLIENT_ID and SCALEKIT_CLIENT_SECRET instead of a fresh mock (and the client checks "
+                    "of --scalekit-driver through a journaling proxy in front of it)")
 
 
 def _selected(config: pytest.Config, session: pytest.Session) -> list[str]:
@@ -55,7 +56,7 @@ def scalekit_conformance_report(request: pytest.FixtureRequest) -> SuiteReport |
     if not driver:
         return None
     return run_suite(driver, only=_selected(config, request.session), strict=config.getoption("scalekit_strict"),
-                     op_timeout=config.getoption("scalekit_timeout"))
+                     op_timeout=config.getoption("scalekit_timeout"), live=config.getoption("scalekit_live"))
 
 
 def _provider_selected(config: pytest.Config, session: pytest.Session) -> list[str]:

@@ -559,3 +559,18 @@ def test_conformance_cli_live_writes_the_target_in_its_reports(
     assert code == 0 and f"target: live {sandbox}" in capsys.readouterr().out
     target = json.loads(path.read_text())["target"]
     assert target["mode"] == "live" and target["url"] == sandbox and target["upstream_requests"] == 3
+
+
+def test_pytest_face_runs_the_client_checks_live(pytester: pytest.Pytester, sandbox: str,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in live_env(sandbox).items():
+        if name.startswith("SCALEKIT_"):
+            monkeypatch.setenv(name, value)
+    requests.post(f"{sandbox}/_mock/reset", timeout=10).raise_for_status()
+    result = pytester.runpytest_subprocess("--pyargs", "contract_tests.test_client_conformance", "-v", "-rs",
+                                           "-p", "no:cacheprovider", "--scalekit-driver", REFERENCE,
+                                           "--scalekit-live", "--scalekit-only", "REFRESH-REVOKED,STATE-MACHINE")
+    result.stdout.fnmatch_lines(["*test_client_check?REFRESH-REVOKED? PASSED*",
+                                 "*SKIPPED*not run against a live environment: its random sequences*"])
+    assert result.ret == 0
+    assert len(upstream_journal(sandbox, endpoint="api")) >= 2  # the calls went to the sandbox
