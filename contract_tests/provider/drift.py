@@ -38,9 +38,11 @@ class Difference:
 
     @property
     def fixture(self) -> str:
+        """Where the mock keeps the fact that differs (a fixture file, or code for discovery)."""
         case = CASES.get(self.case)
-        return f"fixtures/{case.fixture}" if case is not None and not case.fixture.startswith("mock_") \
-            else (case.fixture if case else "")
+        if case is None:
+            return ""
+        return case.fixture if case.fixture.startswith("mock_server/") else f"fixtures/{case.fixture}"
 
     def to_json(self) -> dict[str, Any]:
         return {"case": self.case, "path": self.path, "kind": self.kind,
