@@ -91,7 +91,8 @@ class Upstream:
         started = time.monotonic()
         prefix = self.base.raw_path.rstrip(b"/") if self.base.raw_path != b"/" else b""
         url = self.base.copy_with(raw_path=prefix + target.encode("latin-1"))
-        request = httpx.Request(method, url, headers=headers, content=body)
+        raw = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers]  # WSGI's strings are Latin-1
+        request = httpx.Request(method, url, headers=raw, content=body)
         try:
             # send(), not request(): no client-side headers (Accept-Encoding, User-Agent) are added.
             response = self._http.send(request, stream=True)

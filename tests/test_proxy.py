@@ -138,6 +138,13 @@ def test_proxy_relays_the_request_body(proxy: MockServer, sandbox: str) -> None:
     assert "Proxied" in [org["display_name"] for org in listed["organizations"]]
 
 
+def test_proxy_relays_non_ascii_header_bytes(proxy: MockServer, sandbox: str) -> None:
+    response = requests.get(proxy.url + "/keys", headers={"X-Tenant": "caf\u00e9"}, timeout=10)
+    assert response.status_code == 200
+    [seen] = upstream_journal(sandbox)
+    assert seen["headers"]["x-tenant"] == "caf\u00e9"
+
+
 def test_proxy_relays_the_upstreams_errors(proxy: MockServer, sandbox: str) -> None:
     wrong = token_response(proxy, secret="test_wrong")
     assert wrong.status_code == 401 and wrong.json()["error"] == "invalid_client"
