@@ -42,6 +42,14 @@ HOP_BY_HOP = frozenset({"connection", "keep-alive", "proxy-authenticate", "proxy
 _ERROR_KEY = re.compile(r"[a-z][a-z0-9_]{0,39}\Z")
 
 
+class BudgetSpent(ApiError):
+    """The proxy's budget of upstream requests is spent: a 429 from the proxy, nothing forwarded."""
+
+    def __init__(self, budget: int | None) -> None:
+        super().__init__("rate_limited", f"the proxy's budget of {budget} upstream requests between two resets is "
+                         "spent; nothing was forwarded", {"Retry-After": "1"})
+
+
 class UpstreamFailure(Exception):
     """No usable answer from the upstream: ``kind`` is unreachable, tls, timeout or too_large."""
 
@@ -203,7 +211,10 @@ class Proxy:
             answer = self._forward(environ, body, entry)
             return self._relay(endpoint, answer, entry, fault)
         except HttpError as error:
-            return error_reply(self.plane.fixtures, error, entry)
+            reply = error_reply(self.plane.fixtures, error, entry)
+            if isinstance(error, BudgetSpent):
+                entry.outcome = "budget_spent"  # not the upstream's own 429
+            return reply
         except UpstreamFailure as failure:
             entry.extra["upstream"] = {"error": failure.kind, "detail": failure.detail, "latency": failure.latency}
             key = "gateway_timeout" if failure.kind == "timeout" else "bad_gateway"
@@ -245,8 +256,7 @@ class Proxy:
 
     def _forward(self, environ: Mapping[str, Any], body: bytes, entry: JournalEntry) -> UpstreamAnswer:
         if not self.relay.take():
-            raise ApiError("rate_limited", f"the proxy's budget of {self.relay.budget} upstream requests between "
-                           "two resets is spent; nothing was forwarded", {"Retry-After": "1"})
+            raise BudgetSpent(self.relay.budget)
         answer = self.upstream.send(str(environ.get("REQUEST_METHOD", "GET")), request_target(environ),
                                     forward_headers(environ), body)
         entry.extra["upstream"] = {"status": answer.status, "latency": answer.latency}

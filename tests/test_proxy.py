@@ -302,7 +302,7 @@ def test_proxy_budget_bounds_what_reaches_the_upstream(sandbox: str) -> None:
     with MockServer(upstream=sandbox, upstream_budget=2) as proxy:
         statuses = [requests.get(proxy.url + "/keys", timeout=10).status_code for _ in range(3)]
         assert statuses == [200, 200, 429]
-        assert proxy.journal()[-1]["outcome"] == "rate_limited" and len(upstream_journal(sandbox)) == 2
+        assert proxy.journal()[-1]["outcome"] == "budget_spent" and len(upstream_journal(sandbox)) == 2
         proxy.reset()
         assert requests.get(proxy.url + "/keys", timeout=10).status_code == 200
         assert proxy.upstream_requests == 3
