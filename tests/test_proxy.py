@@ -30,6 +30,7 @@ from helpers import ORGS, call_api, get_token, token_response
 
 from contract_tests.cli import main as conformance_main
 from contract_tests.client import report as render
+from contract_tests.client import target
 from contract_tests.client.checks import IDS
 from contract_tests.client.results import SuiteReport
 from contract_tests.client.runner import run_suite
@@ -532,18 +533,32 @@ def test_live_run_catches_a_faulty_driver_as_the_mock_does(sandbox: str, faulty:
     assert "target: mock" in render.table(mock_run)
 
 
-def test_live_run_with_a_bad_upstream_is_one_clear_error(html_upstream: str) -> None:
+@pytest.mark.parametrize(("which", "expected"), [
+    ("closed", "502 upstream_unreachable"),
+    ("tls", "502 upstream_tls"),
+    ("silent", "504 upstream_timeout"),
+    ("html", "200 upstream_not_json"),
+    ("wrong secret", "401 invalid_client"),
+])
+def test_live_run_with_a_bad_upstream_is_one_clear_error(request: pytest.FixtureRequest,
+                                                         monkeypatch: pytest.MonkeyPatch, which: str,
+                                                         expected: str) -> None:
+    monkeypatch.setattr(target, "LIVE_TIMEOUT", TIMEOUT)
+    upstream = {"closed": lambda: f"http://127.0.0.1:{free_port()}",
+                "tls": lambda: str(request.getfixturevalue("plaintext_upstream")).replace("http:", "https:"),
+                "silent": lambda: str(request.getfixturevalue("silent_upstream")),
+                "html": lambda: str(request.getfixturevalue("html_upstream")),
+                "wrong secret": lambda: str(request.getfixturevalue("sandbox"))}[which]()
+    environ = {**live_env(upstream), **({"SCALEKIT_CLIENT_SECRET": "test_wrong"} if which == "wrong secret" else {})}
     started = time.monotonic()
-    closed = f"http://127.0.0.1:{free_port()}"
-    for upstream, expected in ((closed, "502 upstream_unreachable"), (html_upstream, "200 upstream_not_json")):
-        report = run_suite(REFERENCE, live=True, environ=live_env(upstream))
-        assert report.exit_code == 2 and report.startup_error is not None
-        assert report.startup_error.startswith(f"the target cannot be used: the live environment {upstream} did not "
-                                               f"hand out a token: {expected}")
-        assert {r.outcome for r in report.results} == {"error"}
-        # One attempt (the check of the target before any driver starts), answered or not.
-        assert isinstance(report.subject, DriverOnTarget) and report.subject.upstream_requests == 1
-    assert time.monotonic() - started < 10  # no driver was started, nothing hung
+    report = run_suite(REFERENCE, live=True, environ=environ)
+    assert time.monotonic() - started < 4 * TIMEOUT + 2  # no driver was started, nothing hung
+    assert report.exit_code == 2 and report.startup_error is not None
+    assert report.startup_error.startswith(f"the target cannot be used: the live environment {upstream} did not "
+                                           f"hand out a token: {expected}")
+    assert {r.outcome for r in report.results} == {"error"}
+    # One attempt (the check of the target before any driver starts), answered or not.
+    assert isinstance(report.subject, DriverOnTarget) and report.subject.upstream_requests == 1
 
 
 def test_conformance_cli_live_needs_the_real_environment(monkeypatch: pytest.MonkeyPatch,
