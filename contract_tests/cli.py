@@ -14,7 +14,7 @@ import sys
 import textwrap
 from collections.abc import Sequence
 
-from .client import report as render
+from . import report as render
 from .client.checks import CATALOGUE
 from .client.runner import UsageError, run_suite
 from .provider import cli as provider_cli
@@ -83,22 +83,8 @@ def run_client(args: argparse.Namespace) -> int:
     except UsageError as exc:
         print(f"scalekit-conformance client: {exc}", file=sys.stderr)
         return USAGE_ERROR
-    if report.startup_error is not None:
-        print(f"scalekit-conformance client: {report.startup_error}", file=sys.stderr)
-    else:
-        print(render.table(report))
-        evidence = render.details(report)
-        if evidence:
-            print("\n" + evidence)
-    for path, write in ((args.report_json, render.write_json), (args.junit_xml, render.write_junit),
-                        (args.report_md, render.write_markdown)):
-        if path:
-            try:
-                write(report, path)
-            except OSError as exc:
-                print(f"scalekit-conformance client: cannot write {path}: {exc}", file=sys.stderr)
-                return USAGE_ERROR
-    return report.exit_code
+    return render.present(report, "scalekit-conformance client", json_path=args.report_json,
+                          junit_path=args.junit_xml, md_path=args.report_md)
 
 
 SUITES = {"client": run_client, "provider": provider_cli.run}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -94,3 +95,24 @@ def markdown(report: SuiteReport) -> str:
 
 def write_markdown(report: SuiteReport, path: str | Path) -> None:
     Path(path).write_text(markdown(report), encoding="utf-8")
+
+
+def present(report: SuiteReport, prog: str, *, json_path: str | None = None, junit_path: str | None = None,
+            md_path: str | None = None) -> int:
+    """What both suites' CLIs do with a report: print it (or the one startup error) and write the files
+    asked for. Returns the exit code: the report's, or 2 when a file cannot be written."""
+    if report.startup_error is not None:
+        print(f"{prog}: {report.startup_error}", file=sys.stderr)
+    else:
+        print(table(report))
+        evidence = details(report)
+        if evidence:
+            print("\n" + evidence)
+    for path, write in ((json_path, write_json), (junit_path, write_junit), (md_path, write_markdown)):
+        if path:
+            try:
+                write(report, path)
+            except OSError as exc:
+                print(f"{prog}: cannot write {path}: {exc}", file=sys.stderr)
+                return 2
+    return report.exit_code

@@ -87,24 +87,11 @@ def run(args: argparse.Namespace) -> int:
                                     record=args.record, command="provider --live" if args.live else "provider")
     except (UsageError, TargetError, RecordingError, MockError, OSError) as exc:
         return _error(str(exc))
-    if report.startup_error is not None:
-        print(f"{PROG}: {report.startup_error}", file=sys.stderr)
-    else:
-        print(render.table(report))
-        evidence = render.details(report)
-        if evidence:
-            print("\n" + evidence)
-        if args.record:
-            recorded = sum((Path(args.record) / f"{name}.json").is_file() for name in CASES)
-            print(f"\nrecorded {recorded} case(s) in {args.record}")
-    for path, write in ((args.report_json, render.write_json), (args.junit_xml, render.write_junit),
-                        (args.report_md, render.write_markdown)):
-        if path:
-            try:
-                write(report, path)
-            except OSError as exc:
-                return _error(f"cannot write {path}: {exc}")
-    return report.exit_code
+    if args.record and report.startup_error is None:
+        recorded = sum((Path(args.record) / f"{name}.json").is_file() for name in CASES)
+        print(f"recorded {recorded} case(s) in {args.record}", file=sys.stderr)
+    return render.present(report, PROG, json_path=args.report_json, junit_path=args.junit_xml,
+                          md_path=args.report_md)
 
 
 def _run_drift(args: argparse.Namespace) -> int:
