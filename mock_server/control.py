@@ -25,7 +25,7 @@ from .keys import KeyRing, SigningKey
 from .organizations import OrganizationStore
 from .relay import Relay, unverified_claims
 from .routes import RouteTable
-from .tokens import Revocations, TokenIssuer, TokenPolicy, TokenVerifier, jti_sequence
+from .tokens import Revocations, TokenIssuer, TokenPolicy, TokenVerifier
 
 
 @functools.lru_cache(maxsize=4)
@@ -226,8 +226,6 @@ class ControlPlane:
                 summary[name] = claims[name]
         return summary
 
-    def sequence_of(self, jti: str) -> int | None:
-        return jti_sequence(jti, self.policy.jti_prefix)
 
 
 NOT_OUR_CLIENTS = "the upstream environment's clients are managed in its dashboard, not through the proxy"

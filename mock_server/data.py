@@ -52,9 +52,6 @@ class Fixtures:
     routes: tuple[RouteRow, ...]
     default_key_path: Path
 
-    def api_error(self, key: str) -> dict[str, Any]:
-        return dict(self.errors["api"][key])
-
     def default_key_pem(self) -> bytes:
         return self.default_key_path.read_bytes()
 

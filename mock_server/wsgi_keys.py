@@ -5,7 +5,6 @@ from __future__ import annotations
 from http import HTTPStatus
 
 ENTRY = "scalekit_mock.entry"
-FAULT = "scalekit_mock.fault"
 
 
 def status_line(status: int) -> str:
