@@ -1,0 +1,167 @@
+"""The mock in a child process: the entry points run by ``python -c``, and the requests sent to the served mock."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import select
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import IO, Any
+from urllib.parse import urlencode
+
+from waitress.server import create_server
+
+from ..config import MockConfig
+from ..server import MockServer
+from .report import BenchError, Request
+
+FORM = "application/x-www-form-urlencoded"
+SERVE_CHILD = "from mock_server.bench.children import _serve_child; _serve_child()"
+START_CHILD = "from mock_server.bench.children import _start_child; _start_child()"
+IMPORT_CHILD = "import time; t = time.perf_counter(); import mock_server; print(time.perf_counter() - t)"
+FLOOR_CHILD = "import sys, mock_server; print('imported', flush=True); sys.stdin.read()"
+CLI_CHILD = "import sys; from mock_server.cli import main; sys.exit(main(sys.argv[1:]))"
+
+
+def _serve_child() -> None:
+    """Child entry: a default mock on the port in argv (0: any); prints its port, stops when stdin closes."""
+    server = MockServer(port=int(sys.argv[1])).start()
+    print(server.port, flush=True)
+    sys.stdin.read()
+    server.stop()
+
+
+@dataclass(frozen=True)
+class ServedMock:
+    pid: int
+    port: int
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+
+def end_process(proc: subprocess.Popen[bytes]) -> None:
+    """Close the child's stdin (it stops on that), then terminate it, then kill it."""
+    steps: list[Callable[[], object]] = [proc.stdin.close if proc.stdin else proc.poll, proc.terminate, proc.kill]
+    for step in steps:
+        step()
+        try:
+            proc.wait(10)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
+def _read_port(proc: subprocess.Popen[bytes], errors: IO[bytes]) -> int:
+    assert proc.stdout is not None
+    ready, _, _ = select.select([proc.stdout], [], [], 60)
+    line = proc.stdout.readline().strip() if ready else b""
+    if not line.isdigit():
+        errors.seek(0)
+        raise BenchError(f"the mock did not start: {errors.read()[-2000:].decode(errors='replace')}")
+    return int(line)
+
+
+@contextmanager
+def served_mock() -> Iterator[ServedMock]:
+    """A default mock in its own process, so the load generator never shares its GIL."""
+    with tempfile.TemporaryFile() as errors:
+        proc = subprocess.Popen([sys.executable, "-c", SERVE_CHILD, "0"], stdin=subprocess.PIPE,
+                                stdout=subprocess.PIPE, stderr=errors)
+        try:
+            yield ServedMock(proc.pid, _read_port(proc, errors))
+        finally:
+            end_process(proc)
+
+
+def send(port: int, r: Request, timeout: float = 10.0) -> tuple[int, bytes]:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        conn.request(r.method, r.path, body=r.body or None, headers=r.headers)
+        response = conn.getresponse()
+        return response.status, response.read()
+    finally:
+        conn.close()
+
+
+def token_request(mock: MockServer) -> Request:
+    body = urlencode({"grant_type": "client_credentials", "client_id": mock.client_id,
+                      "client_secret": mock.client_secret})
+    return Request("POST", "/oauth/token", {"Content-Type": FORM}, body)
+
+
+def plans(port: int) -> dict[str, list[Request]]:
+    """The benchmark's requests, from the fixtures: each is checked to answer 200 first."""
+    mock = MockServer()  # never started: it only tells the default client, routes and organizations
+    token = token_request(mock)
+    status, body = send(port, token)
+    if status != 200:
+        raise BenchError(f"the token request got {status}: {body[:300]!r}")
+    org = mock.control.fixtures.organizations["organizations"][0]["id"]
+    route = mock.control.routes.by_rpc("scalekit.v1.organizations.OrganizationService/GetOrganization")
+    assert route is not None
+    bearer = {"Authorization": f"Bearer {json.loads(body)['access_token']}"}
+    protected = Request("GET", route.row.template.replace("{id}", org), bearer)
+    opened = next(r for r in mock.control.routes.routes
+                  if r.policy == "none" and r.row.method == "GET" and "{" not in r.row.template)
+    unauthenticated = Request("GET", opened.row.template)
+    for r in (protected, unauthenticated):
+        status, body = send(port, r)
+        if status != 200:
+            raise BenchError(f"{r.method} {r.path} got {status}: {body[:300]!r}")
+    return {"token": [token], "protected": [protected], "open": [unauthenticated],
+            "mixed": [token, protected, unauthenticated]}
+
+
+# -- start times, measured in a fresh child process -----------------------------------------------
+def _hello(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+    start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "2")])
+    return [b"ok"]
+
+
+def _bare_waitress_start() -> float:
+    """The floor under ``MockServer.start``: a waitress server for a trivial app, in a thread."""
+    began = time.perf_counter()
+    server = create_server(_hello, host="127.0.0.1", port=0, threads=MockConfig().threads)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    elapsed = time.perf_counter() - began
+    server.trigger.pull_trigger(lambda: [channel.handle_close() for channel in list(server._map.values())])
+    server.task_dispatcher.shutdown(cancel_pending=True, timeout=5)
+    thread.join(5)
+    return elapsed
+
+
+def _mock_start() -> float:
+    began = time.perf_counter()
+    server = MockServer().start()
+    elapsed = time.perf_counter() - began
+    server.stop()
+    return elapsed
+
+
+def _start_child() -> None:
+    """Child entry: the first ``MockServer().start()`` of the process, the median of later ones, and
+    the median bare-waitress start, in ms, as JSON."""
+    count = int(sys.argv[1])
+    cold = _mock_start()
+    warm = [_mock_start() for _ in range(count)]
+    bare = [_bare_waitress_start() for _ in range(count)]
+    print(json.dumps({"cold": cold * 1000, "warm": statistics.median(warm) * 1000,
+                      "bare": statistics.median(bare) * 1000}))
+
+
+def child_output(code: str, *args: str) -> str:
+    done = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=120, check=False)
+    if done.returncode != 0:
+        raise BenchError(f"a measuring child process failed: {done.stderr[-2000:]}")
+    return done.stdout

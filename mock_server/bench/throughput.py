@@ -1,0 +1,108 @@
+"""Throughput: raw RS256 signing in threads and processes, and HTTP rates, measured in interleaved slices."""
+
+from __future__ import annotations
+
+import multiprocessing
+import statistics
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import jwt
+
+from ..server import MockServer
+from .children import ServedMock, plans, served_mock
+from .report import Load, LoadResult, Report
+
+
+def _signing_setup() -> tuple[dict[str, Any], Any, str]:
+    """The claims, key and kid the mock signs with: one token issued as the endpoint does, read back."""
+    mock = MockServer()
+    plane = mock.control
+    token = plane.issuer.issue(plane.policy, mock.default_client, None, plane.now()).access_token
+    kid = str(jwt.get_unverified_header(token)["kid"])
+    return jwt.decode(token, options={"verify_signature": False}), plane.keys.current.private_key, kid
+
+
+def _sign_for(seconds: float, ready: Callable[[], Any]) -> LoadResult:
+    """Sign for ``seconds`` after ``ready()`` returns: signatures made, seconds taken."""
+    claims, key, kid = _signing_setup()
+    ready()
+    count, began = 0, time.perf_counter()
+    while time.perf_counter() - began < seconds:
+        jwt.encode(claims, key, algorithm="RS256", headers={"kid": kid})
+        count += 1
+    return LoadResult(count, time.perf_counter() - began)
+
+
+def _sign_process(seconds: float, barrier: Any, out: Any) -> None:
+    out.put(_sign_for(seconds, barrier.wait))
+
+
+def _parallel(parts: list[LoadResult]) -> LoadResult:
+    """Workers that ran side by side: their counts add up over the time they shared."""
+    return LoadResult(sum(p.requests for p in parts), statistics.fmean(p.seconds for p in parts))
+
+
+def sign_in_threads(seconds: float, n: int) -> LoadResult:
+    barrier, parts = threading.Barrier(n), []
+    threads = [threading.Thread(target=lambda: parts.append(_sign_for(seconds, barrier.wait))) for _ in range(n)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return _parallel(parts)
+
+
+def sign_in_processes(seconds: float, n: int) -> LoadResult:
+    ctx = multiprocessing.get_context("spawn")
+    barrier, out = ctx.Barrier(n), ctx.Queue()
+    procs = [ctx.Process(target=_sign_process, args=(seconds, barrier, out)) for _ in range(n)]
+    for proc in procs:
+        proc.start()
+    parts = [out.get(timeout=seconds + 60) for _ in procs]
+    for proc in procs:
+        proc.join()
+    return _parallel(parts)
+
+
+LABELS = {"sign_one_core": "RS256 sign, 1 thread", "sign_two_threads": "RS256 sign, 2 threads",
+          "sign_two_processes": "RS256 sign, 2 processes", "token_c1": "token, 1 conn",
+          "token_c16": "token, 16 conns", "api_open_c16": "open API, 16 conns",
+          "api_protected_c16": "protected API, 16 conns"}
+
+
+def throughput_jobs(load: Load, served: ServedMock) -> dict[str, Callable[[float], LoadResult]]:
+    plan = plans(served.port)
+    return {"sign_one_core": lambda s: _sign_for(s, lambda: None),
+            "sign_two_threads": lambda s: sign_in_threads(s, 2),
+            "sign_two_processes": lambda s: sign_in_processes(s, 2),
+            "token_c1": lambda s: load(served.url, plan["token"], 1, s),
+            "token_c16": lambda s: load(served.url, plan["token"], 16, s),
+            "api_open_c16": lambda s: load(served.url, plan["open"], 16, s),
+            "api_protected_c16": lambda s: load(served.url, plan["protected"], 16, s)}
+
+
+def measure_throughput(report: Report, load: Load, seconds: float, rounds: int) -> None:
+    """Every rate in ``rounds`` slices taken in turn, so both sides of a ratio sample the same noise."""
+    with served_mock() as served:
+        jobs = throughput_jobs(load, served)
+        totals = dict.fromkeys(jobs, LoadResult(0, 0.0))
+        for _ in range(rounds):
+            for key, job in jobs.items():
+                totals[key] += job(seconds / rounds)
+    for key in ("sign_one_core", "sign_two_threads", "sign_two_processes"):
+        report.add_load(key, LABELS[key], totals.pop(key), "sign/s")
+    best = max(("sign_two_threads", "sign_two_processes"), key=lambda k: report.figures[k].value)
+    report.add("sign_two_core", "RS256 sign, two-core", report.figures[best].value, "sign/s",
+               f"the higher of 2 threads and 2 processes: {LABELS[best]}")
+    for key, total in totals.items():
+        report.add_load(key, LABELS[key], total)
+    for key in ("sign_two_threads", "sign_two_processes"):
+        report.compare(key, "sign_one_core")
+    report.compare("token_c1", "sign_two_core")
+    one_core = report.figures["token_c1"].value / report.figures["sign_one_core"].value
+    report.figures["token_c1"].note += f"; {one_core:.1%} of the one-core sign rate"
+    report.judge("token_c16", ">= 40%", report.compare("token_c16", "sign_two_core") >= 0.40)
+    report.judge("api_protected_c16", ">= 80%", report.compare("api_protected_c16", "api_open_c16") >= 0.80)
