@@ -158,3 +158,11 @@ def test_config_file_sets_clients_and_lifetime(tmp_path: Path) -> None:
         process.terminate()
         process.communicate(timeout=10)
     assert process.returncode == 0
+
+
+def test_bench_options_reach_the_benchmark(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as stop:
+        main(["bench", "--help"])
+    assert stop.value.code == 0 and "--quick" in capsys.readouterr().out
+    assert main(["bench", "--no-such-option"]) == 2
+    assert "unrecognized arguments: --no-such-option" in capsys.readouterr().err
