@@ -87,7 +87,12 @@ class MockServer:
             done.set()
 
         logging.getLogger("waitress").disabled = True
-        server.trigger.pull_trigger(close_all)
+        try:
+            server.trigger.pull_trigger(close_all)
+        except OSError:
+            # The trigger is already closed: waitress's loop shut itself down (seen once in CI, cause not
+            # found). Close what is left from this thread; the loop no longer runs.
+            close_all()
         done.wait(5)
         server.task_dispatcher.shutdown(cancel_pending=True, timeout=5)
         if self._thread is not None:
