@@ -55,6 +55,12 @@ def _add_client(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
     client.add_argument("--reuse-driver", action="store_true",
                         help="one driver process for every check (only for drivers whose new_client clears "
                         "all client state)")
+    client.add_argument("--grpc", action="store_true",
+                        help="serve the mock's gRPC face too (HTTP/2 on the same port), for clients calling the API "
+                        "over gRPC such as the official SDKs")
+    client.add_argument("--tls", action="store_true",
+                        help="serve the mock over HTTPS with a throwaway CA; the driver trusts it through "
+                        "SSL_CERT_FILE, REQUESTS_CA_BUNDLE, GRPC_DEFAULT_SSL_ROOTS_FILE_PATH and NODE_EXTRA_CA_CERTS")
     client.add_argument("--report-json", metavar="PATH", help="write the report as JSON")
     client.add_argument("--junit-xml", metavar="PATH", help="write the report as JUnit XML")
     client.add_argument("--report-md", metavar="PATH", help="write the report as Markdown")
@@ -79,7 +85,8 @@ def run_client(args: argparse.Namespace) -> int:
         return USAGE_ERROR
     try:
         report = run_suite(args.driver, only=args.only, skip=args.skip, strict=args.strict, op_timeout=args.timeout,
-                           hang_bound=args.hang_bound, reuse_driver=args.reuse_driver, live=args.live)
+                           hang_bound=args.hang_bound, reuse_driver=args.reuse_driver, live=args.live,
+                           grpc=args.grpc, tls=args.tls)
     except UsageError as exc:
         print(f"scalekit-conformance client: {exc}", file=sys.stderr)
         return USAGE_ERROR

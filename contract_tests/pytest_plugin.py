@@ -33,6 +33,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="run only this check (repeatable, or comma-separated)")
     group.addoption("--scalekit-timeout", type=float, default=30.0, metavar="S",
                     help="deadline for each driver op in seconds (default 30)")
+    group.addoption("--scalekit-grpc", action="store_true", default=False,
+                    help="serve the mock's gRPC face too, for a client calling the API over gRPC")
+    group.addoption("--scalekit-tls", action="store_true", default=False,
+                    help="serve the mock over HTTPS with a throwaway CA the driver is told to trust")
     group.addoption("--scalekit-live", action="store_true", default=False,
                     help="run the provider checks against the live environment of SCALEKIT_ENVIRONMENT_URL, "
                     "SCALEKIT_CLIENT_ID and SCALEKIT_CLIENT_SECRET instead of a fresh mock (and the client checks "
@@ -56,7 +60,8 @@ def scalekit_conformance_report(request: pytest.FixtureRequest) -> SuiteReport |
     if not driver:
         return None
     return run_suite(driver, only=_selected(config, request.session), strict=config.getoption("scalekit_strict"),
-                     op_timeout=config.getoption("scalekit_timeout"), live=config.getoption("scalekit_live"))
+                     op_timeout=config.getoption("scalekit_timeout"), live=config.getoption("scalekit_live"),
+                     grpc=config.getoption("scalekit_grpc"), tls=config.getoption("scalekit_tls"))
 
 
 def _provider_selected(config: pytest.Config, session: pytest.Session) -> list[str]:

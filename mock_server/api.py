@@ -6,7 +6,7 @@ Served without Flask (a hot path); errors are raised as ``ApiError`` and rendere
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Protocol
 
 from .control import ControlPlane
 from .errors import ApiError
@@ -32,7 +32,13 @@ def api_endpoint(plane: ControlPlane, request: Request, entry: JournalEntry) -> 
     return json_reply(body)
 
 
-def bearer_token(request: Request) -> str:
+class HasHeaders(Protocol):
+    """What authentication reads of a request: a REST ``Request`` or a gRPC call's metadata."""
+
+    def header(self, name: str) -> str: ...
+
+
+def bearer_token(request: HasHeaders) -> str:
     """The bearer token of the request; a missing, empty or non-Bearer header is 'Token empty'."""
     scheme, _, value = request.header("Authorization").strip().partition(" ")
     token = value.strip()
@@ -41,7 +47,7 @@ def bearer_token(request: Request) -> str:
     return token
 
 
-def authenticate(plane: ControlPlane, request: Request, entry: JournalEntry) -> VerifiedToken:
+def authenticate(plane: ControlPlane, request: HasHeaders, entry: JournalEntry) -> VerifiedToken:
     token = bearer_token(request)
     try:
         verified = plane.verifier.verify(token, plane.policy, plane.now())

@@ -44,6 +44,13 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--fixtures", metavar="DIR", help="a directory of fixture files replacing the shipped ones "
                        "of the same name (e.g. an errors.json with other message texts)")
     serve.add_argument("--quiet", action="store_true", help="don't log a line per request")
+    serve.add_argument("--grpc", action="store_true", default=None,
+                       help="serve the gRPC face too (HTTP/2 on the same port: h2c, or h2 with --tls), for the "
+                       "official SDKs")
+    serve.add_argument("--tls", action="store_true", default=None,
+                       help="serve HTTPS with a throwaway CA (printed exports make clients trust it)")
+    serve.add_argument("--tls-cert", metavar="PEM", help="serve this certificate chain instead of a throwaway one")
+    serve.add_argument("--tls-key", metavar="PEM", help="the private key of --tls-cert")
     _add_proxy(commands)
     token = commands.add_parser("token", help="print a fresh access token from a running mock",
                                 description="Ask a running mock for a token (for curl). Credentials and URL "
@@ -104,7 +111,8 @@ def serve_config(args: argparse.Namespace, environ: dict[str, str] | os._Environ
     if args.config:
         config = MockConfig.from_file(args.config, config)
     flags = {"host": args.host, "port": args.port, "token_lifetime": args.token_lifetime,
-             "journal_size": args.journal_size, "threads": args.threads, "fixtures_dir": args.fixtures}
+             "journal_size": args.journal_size, "threads": args.threads, "fixtures_dir": args.fixtures,
+             "grpc": args.grpc, "tls": args.tls, "tls_cert": args.tls_cert, "tls_key": args.tls_key}
     overrides = flags["fixtures_dir"] or config.fixtures_dir
     config = config.with_env(environ, default_clients(load_fixtures(Path(overrides) if overrides else None)))
     return replace(config, **{k: v for k, v in flags.items() if v is not None}, log_requests=not args.quiet)
@@ -114,8 +122,9 @@ def serve(args: argparse.Namespace) -> int:
     config = serve_config(args, os.environ)
     server = MockServer(config, log=log_entry if config.log_requests else None).start()
     stop = _stop_on_signals()
-    print(f"# scalekit-mock serving {server.url} (Ctrl-C to stop). For your client:")
-    for name, value in server.env.items():
+    faces = " with the gRPC face" if config.grpc else ""
+    print(f"# scalekit-mock serving {server.url}{faces} (Ctrl-C to stop). For your client:")
+    for name, value in {**server.env, **server.trust_env}.items():
         print(f"export {name}={value}")
     limited = server.limited_client
     if limited is not None:

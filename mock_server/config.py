@@ -31,6 +31,10 @@ class MockConfig:
     upstream: str | None = None  # proxy mode: forward token, keys, discovery and API requests to this environment
     upstream_timeout: float = 10.0  # seconds for each phase of an upstream request (connect, write, read)
     upstream_budget: int | None = None  # proxy mode: at most this many requests forwarded between two resets
+    grpc: bool = False  # serve the gRPC face too (HTTP/2, on the same port): hypercorn instead of waitress
+    tls: bool = False  # serve HTTPS (ALPN h2, http/1.1) with a throwaway CA, or with tls_cert/tls_key
+    tls_cert: str | None = None  # a PEM certificate chain to serve instead of a throwaway one (implies tls)
+    tls_key: str | None = None  # its PEM private key
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
@@ -50,6 +54,17 @@ class MockConfig:
             raise ConfigError("upstream timeout must be more than 0 and at most 300 seconds")
         if self.upstream_budget is not None and self.upstream_budget < 1:
             raise ConfigError("upstream budget must be at least 1 request")
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ConfigError("tls_cert and tls_key go together: a certificate and its private key")
+        if self.tls_cert is not None:
+            object.__setattr__(self, "tls", True)
+        if self.grpc and self.upstream is not None:
+            raise ConfigError("the gRPC face is not available in proxy mode (the proxy relays REST only)")
+
+    @property
+    def http2(self) -> bool:
+        """Whether the mock runs the HTTP/2 server (hypercorn) rather than waitress."""
+        return self.grpc or self.tls
 
     def with_env(self, environ: Mapping[str, str] | None = None, defaults: tuple[Client, ...] = ()) -> MockConfig:
         """Take the client from ``SCALEKIT_CLIENT_ID``/``SCALEKIT_CLIENT_SECRET`` when both are set,
@@ -126,6 +141,10 @@ _FIELD_TYPES: dict[str, Callable[[Any], bool]] = {
     "upstream": lambda v: v is None or isinstance(v, str),
     "upstream_timeout": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
     "upstream_budget": lambda v: v is None or _is_int(v),
+    "grpc": lambda v: isinstance(v, bool),
+    "tls": lambda v: isinstance(v, bool),
+    "tls_cert": lambda v: v is None or isinstance(v, str),
+    "tls_key": lambda v: v is None or isinstance(v, str),
 }
 
 

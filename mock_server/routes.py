@@ -101,7 +101,9 @@ class RouteTable:
         return sorted({r.row.method for r in matching if r.literal_weight == best})
 
     def by_rpc(self, rpc: str) -> Route | None:
-        for route in self.routes:
-            if route.rpc == rpc:
-                return route
-        return None
+        """The route of a gRPC method name (``scalekit.v1.organizations.OrganizationService/GetOrganization``)."""
+        return self._rpc_index.get(rpc)
+
+    @functools.cached_property
+    def _rpc_index(self) -> dict[str, Route]:
+        return {route.rpc: route for route in self.routes}

@@ -6,7 +6,7 @@ import logging
 import threading
 from collections.abc import Callable, Mapping
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from waitress.channel import ClientDisconnected
 from waitress.server import create_server
@@ -18,6 +18,9 @@ from .control import ControlPlane
 from .errors import MockError
 from .journal import JournalEntry
 from .protocol import json_error_channel
+
+if TYPE_CHECKING:
+    from .tls import TlsFiles
 
 
 class ServerError(MockError):
@@ -39,15 +42,36 @@ class MockServer:
 
         self.config = replace(config or MockConfig(), **overrides)
         self.control = ControlPlane(self.config)
-        self.app = create_app(control=self.control, drop_error=ClientDisconnected, log=log)
+        drop_error: type[BaseException] = ClientDisconnected
+        if self.config.http2:
+            from .asgi import DroppedConnection
+
+            drop_error = DroppedConnection
+        self.app = create_app(control=self.control, drop_error=drop_error, log=log)
         self._proxy: Any = self.app.extensions["scalekit_mock.proxy"]  # a Proxy in proxy mode, else None
         self._server: Any = None
         self._thread: threading.Thread | None = None
+        self._h2: Any = None  # the H2Server and its AsgiDispatcher, with --grpc or --tls
+        self._dispatcher: Any = None
+        self.tls: TlsFiles | None = None
+
+    @property
+    def ca_file(self) -> str | None:
+        """The CA certificate a client must trust to reach this mock over TLS (``None`` without TLS)."""
+        return self.tls.ca_file if self.tls is not None else None
+
+    @property
+    def trust_env(self) -> dict[str, str]:
+        """With TLS: ``SSL_CERT_FILE``, ``REQUESTS_CA_BUNDLE``, ``GRPC_DEFAULT_SSL_ROOTS_FILE_PATH`` and
+        ``NODE_EXTRA_CA_CERTS`` naming ``ca_file`` (empty without TLS)."""
+        return self.tls.trust_env() if self.tls is not None else {}
 
     # -- life cycle ---------------------------------------------------------------------------
     def start(self) -> MockServer:
-        if self._server is not None:
+        if self._server is not None or self._h2 is not None:
             return self
+        if self.config.http2:
+            return self._start_h2()
         try:
             server = create_server(self.app, host=self.config.host, port=self.config.port,
                                    threads=self.config.threads, ident="scalekit-mock",
@@ -58,13 +82,43 @@ class MockServer:
         self._server = server
         # Waitress warns "Task queue depth is N" whenever connections outnumber threads: normal under load.
         logging.getLogger("waitress.queue").setLevel(logging.ERROR)
-        self.port = int(server.effective_port)
-        host = self.config.host if ":" not in self.config.host else f"[{self.config.host}]"
-        self.url = self.config.issuer or f"http://{host}:{self.port}"
-        self.control.set_issuer(self.url)
+        self._started(int(server.effective_port), "http")
         self._thread = threading.Thread(target=self._serve, name=f"scalekit-mock:{self.port}", daemon=True)
         self._thread.start()
         return self
+
+    def _started(self, port: int, scheme: str) -> None:
+        self.port = port
+        host = self.config.host if ":" not in self.config.host else f"[{self.config.host}]"
+        self.url = self.config.issuer or f"{scheme}://{host}:{self.port}"
+        self.control.set_issuer(self.url)
+
+    def _start_h2(self) -> MockServer:
+        from .asgi import AsgiDispatcher
+        from .h2server import H2Server
+        from .tls import given_files, throwaway_files
+
+        config = self.config
+        if config.tls:
+            hosts = tuple(dict.fromkeys(("localhost", "127.0.0.1", "::1", config.host)))
+            self.tls = (given_files(config.tls_cert, config.tls_key) if config.tls_cert and config.tls_key
+                        else throwaway_files(hosts))
+        self._dispatcher = AsgiDispatcher(self.app, self.app.wsgi_app, config.threads)  # type: ignore[arg-type]
+        try:
+            self._h2 = H2Server(self._dispatcher, config.host, config.port, self.tls)
+        except MockError:
+            self._release_h2_resources()
+            raise
+        self._started(self._h2.port, "https" if self.tls else "http")
+        self._h2.start()
+        return self
+
+    def _release_h2_resources(self) -> None:
+        if self._dispatcher is not None:
+            self._dispatcher.close()
+            self._dispatcher = None
+        if self.tls is not None:
+            self.tls.remove()
 
     def _serve(self) -> None:
         try:
@@ -75,6 +129,14 @@ class MockServer:
 
     def stop(self) -> None:
         """Release hung requests, close every connection and wait for the serving thread."""
+        h2, self._h2 = self._h2, None
+        if h2 is not None:
+            self.control.shutdown()
+            h2.stop()
+            if h2.error is not None:
+                self.control.errors.append(h2.error)
+            self._release_h2_resources()
+            return
         server, self._server = self._server, None
         if server is None:
             return

@@ -64,7 +64,7 @@ class Launcher:
     def launch(self, label: str, *, secret: str | None = None) -> DriverProcess:
         secret = self.mock.client_secret if secret is None else secret
         env = {"SCALEKIT_ENVIRONMENT_URL": self.mock.url.rstrip("/"), "SCALEKIT_CLIENT_ID": self.mock.client_id,
-               "SCALEKIT_CLIENT_SECRET": secret}
+               "SCALEKIT_CLIENT_SECRET": secret, **self.mock.trust_env}
         output = DriverOutput(label, secret)
         self.log.outputs.append(output)
         driver = DriverProcess(self.argv, env, op_timeout=self.options.op_timeout, output=output)

@@ -33,11 +33,14 @@ class UsageError(ValueError):
 
 def run_suite(driver: str, *, only: Sequence[str] | None = None, skip: Sequence[str] | None = None,
               strict: bool = False, op_timeout: float = 30.0, hang_bound: float = 10.0,
-              reuse_driver: bool = False, live: bool = False, environ: Mapping[str, str] | None = None) -> SuiteReport:
+              reuse_driver: bool = False, live: bool = False, environ: Mapping[str, str] | None = None,
+              grpc: bool = False, tls: bool = False) -> SuiteReport:
     """Run the selected checks (all by default) against the driver started by the command ``driver``.
 
     ``live``: against the environment the ``SCALEKIT_*`` variables of ``environ`` (default
     ``os.environ``) name, through a journaling proxy, instead of a local mock.
+    ``grpc``: the mock serves its gRPC face too (for SDKs calling the API over gRPC); ``tls``: over HTTPS
+    with a throwaway CA the driver trusts through ``SSL_CERT_FILE`` and its siblings (``MockServer.trust_env``).
     """
     try:
         checks = select(only, skip)
@@ -50,7 +53,7 @@ def run_suite(driver: str, *, only: Sequence[str] | None = None, skip: Sequence[
         raise UsageError("timeouts must be positive")
     options = SuiteOptions(op_timeout=op_timeout, hang_bound=hang_bound, reuse_driver=reuse_driver, strict=strict)
     try:
-        server = target_server(live, os.environ if environ is None else environ)
+        server = target_server(live, os.environ if environ is None else environ, grpc=grpc, tls=tls)
     except TargetError as exc:
         raise UsageError(str(exc)) from exc
     started = time.monotonic()

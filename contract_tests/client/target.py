@@ -43,9 +43,13 @@ def live_config(environ: Mapping[str, str]) -> MockConfig:
         raise TargetError(f"--live: {exc}") from exc
 
 
-def target_server(live: bool, environ: Mapping[str, str]) -> MockServer:
-    """The server a run starts: a fresh mock, or the proxy in front of the live environment."""
-    return MockServer(live_config(environ)) if live else MockServer()
+def target_server(live: bool, environ: Mapping[str, str], *, grpc: bool = False, tls: bool = False) -> MockServer:
+    """The server a run starts: a fresh mock, or the proxy in front of the live environment (with the
+    gRPC face and/or TLS when asked: the proxy relays REST only)."""
+    try:
+        return MockServer(live_config(environ), tls=tls, grpc=grpc) if live else MockServer(grpc=grpc, tls=tls)
+    except MockError as exc:
+        raise TargetError(str(exc)) from exc
 
 
 def check_upstream(proxy: MockServer) -> None:

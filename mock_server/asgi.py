@@ -1,0 +1,161 @@
+"""The ASGI side of the HTTP/2 server (``--grpc``, ``--tls``): gRPC calls to the gRPC face, the rest to the WSGI app.
+
+Hypercorn serves this app. A request with ``content-type: application/grpc`` over HTTP/2 goes to
+``GrpcFace``; every other request is handed to the same WSGI application waitress serves (journal,
+faults, token endpoint, API, Flask views), run on a thread pool so a delayed or hung request never
+blocks the event loop. Both kinds run their core work on that pool: the core is synchronous.
+
+A ``drop`` fault can't close an ASGI connection with no answer at all. Over HTTP/1.1 the app sends a
+502 head promising one body byte and ends the stream: hypercorn closes the connection mid-response,
+which clients report as a broken connection. A gRPC call gets ``UNAVAILABLE`` instead (what a gRPC
+client makes of a dropped connection), journaled with outcome ``drop``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import sys
+from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from .grpc_face import MAX_MESSAGE_BYTES, GrpcAnswer, GrpcFace
+from .reply import MAX_BODY_BYTES
+from .wsgi import JournalMiddleware
+
+Receive = Callable[[], Awaitable[dict[str, Any]]]
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+GRPC_UNAVAILABLE = 14
+
+
+class DroppedConnection(Exception):
+    """Raised by the WSGI layer for a ``drop`` or ``hang`` fault: end the exchange without an answer."""
+
+
+class AsgiDispatcher:
+    """The ASGI application: gRPC to the gRPC face, everything else to the WSGI app."""
+
+    def __init__(self, wsgi_app: Callable[..., Any], middleware: JournalMiddleware, threads: int) -> None:
+        self.wsgi_app = wsgi_app
+        self.grpc = GrpcFace(middleware)
+        self.pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="scalekit-mock-asgi")
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=False, cancel_futures=True)
+
+    async def __call__(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await _lifespan(receive, send)
+        elif scope["type"] == "http":
+            if scope.get("http_version") == "2" and _header(scope, b"content-type").startswith(b"application/grpc"):
+                await self._grpc(scope, receive, send)
+            else:
+                await self._wsgi(scope, receive, send)
+        # websockets: not served (returning without accepting closes them)
+
+    async def _grpc(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
+        body, too_big = await _read_body(receive, MAX_MESSAGE_BYTES + 5)
+        loop = asyncio.get_running_loop()
+        if too_big:
+            answer = GrpcAnswer(8, "the request message is larger than 4 MiB")  # RESOURCE_EXHAUSTED
+        else:
+            try:
+                answer = await loop.run_in_executor(self.pool, self.grpc.serve, scope["path"], scope["headers"], body)
+            except DroppedConnection as exc:
+                answer = GrpcAnswer(GRPC_UNAVAILABLE, f"the connection was dropped ({exc})")
+        await send({"type": "http.response.start", "status": 200, "trailers": True,
+                    "headers": [(b"content-type", b"application/grpc")]})
+        await send({"type": "http.response.body", "body": answer.body(), "more_body": False})
+        await send({"type": "http.response.trailers", "headers": answer.trailers(), "more_trailers": False})
+
+    async def _wsgi(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
+        body, too_big = await _read_body(receive, MAX_BODY_BYTES)
+        environ = _environ(scope, body, too_big)
+        loop = asyncio.get_running_loop()
+        try:
+            status, headers, payload = await loop.run_in_executor(self.pool, _run_wsgi, self.wsgi_app, environ)
+        except DroppedConnection:
+            await send({"type": "http.response.start", "status": 502, "headers": [(b"content-length", b"1")]})
+            return  # the stream ends short of its promised body: hypercorn closes the connection
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": payload, "more_body": False})
+
+
+async def _lifespan(receive: Receive, send: Send) -> None:
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+
+
+async def _read_body(receive: Receive, limit: int) -> tuple[bytes, int]:
+    """The request body up to ``limit`` bytes, and its whole length when it was longer (else 0)."""
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            break
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size <= limit:
+            chunks.append(chunk)
+        if not message.get("more_body"):
+            break
+    return b"".join(chunks), (size if size > limit else 0)
+
+
+def _header(scope: dict[str, Any], name: bytes) -> bytes:
+    for key, value in scope["headers"]:
+        if key == name:
+            return bytes(value)
+    return b""
+
+
+def _environ(scope: dict[str, Any], body: bytes, too_big: int) -> dict[str, Any]:
+    """A WSGI environ for the request. An oversized body keeps its real length in CONTENT_LENGTH (the
+    endpoints answer 413 without reading it) and only its first ``MAX_BODY_BYTES`` in the input."""
+    server = scope.get("server") or ("127.0.0.1", 0)
+    environ: dict[str, Any] = {
+        "REQUEST_METHOD": scope["method"], "SCRIPT_NAME": "",
+        "PATH_INFO": scope["path"].encode("utf-8").decode("latin-1"),
+        "QUERY_STRING": scope["query_string"].decode("latin-1"),
+        "SERVER_NAME": str(server[0]), "SERVER_PORT": str(server[1]),
+        "SERVER_PROTOCOL": f"HTTP/{scope['http_version']}", "REMOTE_ADDR": (scope.get("client") or ("", 0))[0],
+        "CONTENT_LENGTH": str(too_big or len(body)),
+        "wsgi.version": (1, 0), "wsgi.url_scheme": scope.get("scheme", "http"), "wsgi.input": io.BytesIO(body),
+        "wsgi.errors": sys.stderr, "wsgi.multithread": True, "wsgi.multiprocess": False, "wsgi.run_once": False,
+    }
+    for raw_name, raw_value in scope["headers"]:
+        name = raw_name.decode("latin-1").upper().replace("-", "_")
+        value = raw_value.decode("latin-1")
+        if name == "CONTENT_TYPE":
+            environ["CONTENT_TYPE"] = value
+        elif name != "CONTENT_LENGTH":
+            key = "HTTP_" + name
+            environ[key] = f"{environ[key]}, {value}" if key in environ else value
+    return environ
+
+
+def _run_wsgi(app: Callable[..., Any], environ: dict[str, Any]) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+    """Run the WSGI app to completion on a pool thread: status, headers and the whole body."""
+    started: list[Any] = []
+    written: list[bytes] = []
+
+    def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Callable[[bytes], None]:
+        started[:] = [int(status.split(" ", 1)[0]),
+                      [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers]]
+        return written.append  # the legacy write() callable
+
+    result = app(environ, start_response)
+    try:
+        payload = b"".join([*written, *result])
+    finally:
+        close = getattr(result, "close", None)
+        if close is not None:
+            close()
+    return started[0], started[1], payload

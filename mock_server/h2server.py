@@ -1,0 +1,106 @@
+"""The HTTP/2 server behind ``--grpc`` and ``--tls``: hypercorn on its own event loop, in a thread.
+
+Waitress (the default) speaks HTTP/1.1 only and no TLS; gRPC needs HTTP/2, and HTTPS needs TLS, so
+those modes run hypercorn instead, serving ``AsgiDispatcher``. Cleartext connections may speak HTTP/1.1
+or HTTP/2 with prior knowledge (h2c, what the Node SDK uses for an ``http://`` URL); TLS connections
+negotiate ``h2`` or ``http/1.1`` by ALPN.
+
+Hypercorn's defaults are changed where SDKs trip on them: it stops answering a connection after 1000
+requests (``keep_alive_max_requests``; the 1001st call on an SDK's long-lived HTTP/2 connection would
+go unanswered) and closes idle connections after 5 s (SDKs keep theirs open for minutes).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import threading
+from typing import Any
+
+from hypercorn.asyncio import serve
+from hypercorn.config import Config
+
+from .errors import MockError
+from .tls import TlsFiles
+
+LOG = logging.getLogger("scalekit_mock.h2")
+KEEP_ALIVE_SECONDS = 3600
+UNLIMITED_REQUESTS = 2**62
+
+
+class H2Server:
+    """Serve an ASGI app on ``host:port`` (0 picks a free port) until ``stop()``."""
+
+    def __init__(self, app: Any, host: str, port: int, tls: TlsFiles | None) -> None:
+        self.app = app
+        self.tls = tls
+        try:
+            family = socket.AF_INET6 if ":" in host else socket.AF_INET
+            self.socket = socket.create_server((host, port), family=family, backlog=1024)
+        except OSError as exc:
+            raise MockError(f"cannot listen on {host}:{port}: {exc}") from exc
+        self.port = int(self.socket.getsockname()[1])
+        self.config = _config(self.socket, tls)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop: asyncio.Event | None = None
+        self._ready = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.error: BaseException | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name=f"scalekit-mock-h2:{self.port}", daemon=True)
+        self._thread.start()
+        self._ready.wait(10)
+
+    def _run(self) -> None:
+        loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(loop)
+        loop.set_exception_handler(_connection_noise)
+        self._loop = loop
+        self._stop = asyncio.Event()
+        loop.call_soon(self._ready.set)
+        try:
+            loop.run_until_complete(serve(self.app, self.config, shutdown_trigger=self._stop.wait, mode="asgi"))
+        except BaseException as exc:  # noqa: BLE001 - reported through MockServer.check()
+            self.error = exc
+        finally:
+            # Connections still open at shutdown: cancel their tasks and let them unwind before closing.
+            pending = asyncio.all_tasks(loop)
+            for task in pending:
+                task.cancel()
+            loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+            loop.run_until_complete(loop.shutdown_asyncgens())
+            loop.close()
+
+    def stop(self) -> None:
+        loop, stop = self._loop, self._stop
+        if loop is not None and stop is not None and not loop.is_closed():
+            with contextlib.suppress(RuntimeError):  # the loop closed in between
+                loop.call_soon_threadsafe(stop.set)
+        if self._thread is not None:
+            self._thread.join(10)
+        self.socket.close()
+
+
+def _connection_noise(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+    """Errors of single connections (a client hanging up mid-TLS, a reset) are the client's business:
+    logged at debug level, not printed to stderr by asyncio's default handler."""
+    LOG.debug("connection error: %s", context.get("exception") or context.get("message"))
+
+
+def _config(sock: socket.socket, tls: TlsFiles | None) -> Config:
+    config = Config()
+    config.bind = [f"fd://{os.dup(sock.fileno())}"]  # hypercorn closes its copy; ours is closed by stop()
+    config.keep_alive_timeout = KEEP_ALIVE_SECONDS
+    config.keep_alive_max_requests = UNLIMITED_REQUESTS
+    config.graceful_timeout = 1.0
+    config.accesslog = None
+    config.errorlog = LOG
+    if tls is not None:
+        config.certfile = tls.cert_file
+        config.keyfile = tls.key_file
+        config.alpn_protocols = ["h2", "http/1.1"]
+    return config
