@@ -13,10 +13,13 @@ import argparse
 import sys
 import textwrap
 from collections.abc import Sequence
+from pathlib import Path
 
+from . import matrix as matrix_mod
 from . import report as render
 from .client.checks import CATALOGUE
 from .client.runner import UsageError, run_suite
+from .drivers.catalog import SHIPPED
 from .provider import cli as provider_cli
 
 USAGE_ERROR = 2
@@ -73,7 +76,53 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="SUITE")
     _add_client(commands)
     provider_cli.add_parser(commands)
+    _add_matrix(commands)
     return parser
+
+
+def _add_matrix(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    matrix = commands.add_parser(
+        "matrix", help="run the client suite against every shipped driver and write the conformance matrix",
+        description="Run the whole client suite against each real client shipped in contract_tests/drivers/ "
+        "(scalekit-sdk-python, @scalekit-sdk/node, authlib, httpx-auth, requests-oauthlib, and the reference "
+        "client) and write the matrix page, or with --check compare its verdicts with the committed page.",
+        epilog="exit codes: 0 written, or no verdict changed; 1 verdicts changed (--check); 2 a driver could not "
+        "run or the page could not be read")
+    matrix.add_argument("--output", metavar="PATH", default=str(matrix_mod.DEFAULT_PATH),
+                        help=f"the page to write or check (default {matrix_mod.DEFAULT_PATH})")
+    matrix.add_argument("--check", action="store_true",
+                        help="don't write: fail (exit 1) when a verdict or client version differs from the page")
+    matrix.add_argument("--jobs", type=int, default=2, metavar="N", help="drivers run at once (default 2)")
+    matrix.add_argument("--driver", dest="drivers", nargs="+", metavar="KEY", action="extend",
+                        choices=[d.key for d in SHIPPED], help="only these drivers (not with --check)")
+
+
+def run_matrix_command(args: argparse.Namespace) -> int:
+    path = Path(args.output)
+    drivers = [d for d in SHIPPED if d.key in args.drivers] if args.drivers else list(SHIPPED)
+    if args.check and args.drivers:
+        print("scalekit-conformance matrix: --check compares every client; leave out --driver", file=sys.stderr)
+        return USAGE_ERROR
+    try:
+        committed = path.read_text(encoding="utf-8") if args.check else ""
+        columns = matrix_mod.run_matrix(drivers, jobs=args.jobs, require_all=args.check)
+        if args.check:
+            diffs = matrix_mod.differences(committed, columns)
+            for line in diffs:
+                print(line)
+            print(f"{len(diffs)} verdict(s) differ from {path}" if diffs else f"every verdict matches {path}")
+            return 1 if diffs else 0
+    except (OSError, matrix_mod.MatrixError) as exc:
+        print(f"scalekit-conformance matrix: {exc}", file=sys.stderr)
+        return USAGE_ERROR
+    path.write_text(matrix_mod.render(columns), encoding="utf-8")
+    for column in columns:
+        report = column.report
+        summary = column.missing if report is None else \
+            f"{sum(r.outcome == 'passed' for r in report.results)}/{len(report.results)} passed"
+        print(f"{column.header}: {summary}")
+    print(f"wrote {path}")
+    return 0
 
 
 def run_client(args: argparse.Namespace) -> int:
@@ -94,7 +143,7 @@ def run_client(args: argparse.Namespace) -> int:
                           junit_path=args.junit_xml, md_path=args.report_md)
 
 
-SUITES = {"client": run_client, "provider": provider_cli.run}
+SUITES = {"client": run_client, "provider": provider_cli.run, "matrix": run_matrix_command}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,0 +1,80 @@
+"""The drivers shipped for real clients: what the conformance matrix runs, and how each must be served.
+
+Each entry names the client, the driver command, what the mock must offer it (the official SDKs call
+the API over gRPC; the Python SDK and requests-oauthlib insist on TLS) and how to tell whether the
+client is installed here. The Python libraries come with the ``drivers`` extra
+(``pip install 'scalekit-mock[drivers]'``), the Node SDK with ``python -m contract_tests.drivers.install``.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import shutil
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+NODE_SDK_DIR = HERE / "node-sdk"
+
+
+@dataclass(frozen=True)
+class ShippedDriver:
+    """One column of the matrix."""
+
+    key: str  # stable column id
+    client: str  # the client's name as its users know it
+    usage: str  # how the driver uses it (one line, for the matrix)
+    argv: tuple[str, ...]
+    shown: str  # the command as the docs show it (no absolute paths)
+    grpc: bool = False
+    tls: bool = False
+    python_module: str | None = None  # importable when the client is installed
+    node_dir: Path | None = None  # a node package whose node_modules must be installed
+
+    @property
+    def command(self) -> str:
+        """The driver command as ``--driver`` takes it (split like a shell would)."""
+        import shlex
+
+        return shlex.join(self.argv)
+
+    def missing(self) -> str | None:
+        """Why the driver can't run here (client not installed), or ``None`` when it can."""
+        if self.python_module is not None and importlib.util.find_spec(self.python_module) is None:
+            return f"{self.client} is not installed (pip install 'scalekit-mock[drivers]')"
+        if self.node_dir is not None:
+            if shutil.which("node") is None:
+                return "node is not on PATH"
+            if not (self.node_dir / "node_modules").is_dir():
+                return f"{self.client} is not installed (python -m contract_tests.drivers.install)"
+        return None
+
+
+def _python(module: str) -> tuple[tuple[str, ...], str]:
+    return (sys.executable, "-m", f"contract_tests.drivers.{module}"), f"python -m contract_tests.drivers.{module}"
+
+
+SHIPPED: tuple[ShippedDriver, ...] = (
+    ShippedDriver("reference", "scalekit-mock reference client", "httpx, with the careful token handling of "
+                  "contract_tests/drivers/reference_client.py (the baseline)", *_python("reference")),
+    ShippedDriver("python-sdk", "scalekit-sdk-python", "ScalekitClient(...).organization over gRPC + TLS",
+                  *_python("python_sdk"), grpc=True, tls=True, python_module="scalekit"),
+    ShippedDriver("node-sdk", "@scalekit-sdk/node", "new ScalekitClient(...).organization over gRPC (h2c)",
+                  ("node", str(NODE_SDK_DIR / "driver.mjs")),
+                  "node contract_tests/drivers/node-sdk/driver.mjs", grpc=True, node_dir=NODE_SDK_DIR),
+    ShippedDriver("authlib", "authlib", "requests_client.OAuth2Session, client_credentials",
+                  *_python("authlib_session"), python_module="authlib"),
+    ShippedDriver("httpx-auth", "httpx-auth", "httpx.Client(auth=OAuth2ClientCredentials(...))",
+                  *_python("httpx_auth_cc"), python_module="httpx_auth"),
+    ShippedDriver("requests-oauthlib", "requests-oauthlib", "OAuth2Session(client=BackendApplicationClient(...)) "
+                  "over TLS (it refuses plain http)", *_python("requests_oauthlib_backend"), tls=True,
+                  python_module="requests_oauthlib"),
+)
+
+
+def by_key(key: str) -> ShippedDriver:
+    for driver in SHIPPED:
+        if driver.key == key:
+            return driver
+    raise KeyError(f"no shipped driver {key!r}; known: {', '.join(d.key for d in SHIPPED)}")

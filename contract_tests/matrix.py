@@ -1,0 +1,149 @@
+"""The conformance matrix: the client suite against every shipped driver, as one Markdown page.
+
+``scalekit-conformance matrix`` runs the whole client catalogue against each driver of
+``drivers/catalog.py`` (each with a fresh mock, served as that client needs: gRPC, TLS) and writes
+``docs/conformance-matrix.md``: check IDs as rows, clients (with their versions) as columns, and why
+each non-passing check did not pass. ``--check`` regenerates it in memory and compares the outcomes
+with the committed page instead: a library upgrade or a suite change that changes any verdict (or
+a client's version) fails it, naming each changed cell. The reasons are not compared: they quote
+counts and fingerprints that vary from run to run.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from .client.checks import CATALOGUE
+from .client.runner import run_suite
+from .drivers.catalog import SHIPPED, ShippedDriver
+from .results import MUST, SuiteReport
+
+DEFAULT_PATH = Path("docs/conformance-matrix.md")
+SECTIONS = {"FMT": "format-what-goes-on-the-wire", "CACHE": "caching", "REFRESH": "refresh", "ERR": "errors",
+            "STATE": "randomized", "SEC": "secrets"}
+CELL = {"passed": "pass", "skipped": "skip", "error": "ERROR"}
+NOT_RUN = "not run"
+
+
+class MatrixError(Exception):
+    """The matrix cannot be built or read (a driver missing, an unreadable committed page)."""
+
+
+@dataclass(frozen=True)
+class Column:
+    """One client's run: its driver, and the report (``None`` when the client isn't installed here)."""
+
+    driver: ShippedDriver
+    report: SuiteReport | None
+    missing: str | None = None
+
+    @property
+    def header(self) -> str:
+        if self.report is None:
+            return self.driver.client
+        subject = self.report.driver
+        return f"{subject.name} {subject.version}"  # type: ignore[attr-defined]
+
+    def cell(self, check_id: str) -> str:
+        if self.report is None:
+            return NOT_RUN
+        try:
+            result = self.report.result(check_id)
+        except KeyError:
+            return NOT_RUN
+        if result.outcome == "failed":
+            return "**FAIL**" if result.level == MUST else "fail"
+        return CELL.get(result.outcome, result.outcome)
+
+
+def run_matrix(drivers: Sequence[ShippedDriver] = SHIPPED, *, jobs: int = 2, op_timeout: float = 30.0,
+               require_all: bool = False) -> list[Column]:
+    """Run the client suite against each driver (``jobs`` at a time); a driver whose client is not installed
+    gets an empty column, or a ``MatrixError`` when ``require_all``."""
+    def one(driver: ShippedDriver) -> Column:
+        missing = driver.missing()
+        if missing is not None:
+            if require_all:
+                raise MatrixError(f"{driver.key}: {missing}")
+            return Column(driver, None, missing)
+        report = run_suite(driver.command, grpc=driver.grpc, tls=driver.tls, op_timeout=op_timeout)
+        return Column(driver, report)
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        return list(pool.map(one, drivers))
+
+
+def render(columns: Sequence[Column]) -> str:
+    """The Markdown page."""
+    lines = ["# Conformance matrix", "",
+             "The client conformance suite ([conformance.md](conformance.md)) run against real clients through the "
+             "drivers shipped in `contract_tests/drivers/`, each using its library the way the library's docs show "
+             "(no retry or refresh logic of the driver's own). Regenerate with `scalekit-conformance matrix`; CI runs "
+             "`scalekit-conformance matrix --check` and fails when any verdict or client version differs from this "
+             "page. The README explains the notable findings.", "",
+             "`pass`; `**FAIL**` a MUST check failed; `fail` a SHOULD check failed; `skip` the driver lacks a "
+             "capability the check needs; `not run` the client was not installed where the page was made.", ""]
+    lines.append("| check | level | " + " | ".join(c.header for c in columns) + " |")
+    lines.append("|---|---|" + "---|" * len(columns))
+    for check in CATALOGUE:
+        link = f"[{check.id}](conformance.md#{SECTIONS[check.id.split('-', 1)[0]]})"
+        lines.append(f"| {link} | {check.level} | " + " | ".join(c.cell(check.id) for c in columns) + " |")
+    lines += ["", "## The clients and their drivers", "", "| client | driver | how it is used | served with |",
+              "|---|---|---|---|"]
+    for column in columns:
+        served = ", ".join(name for name, on in (("gRPC", column.driver.grpc), ("TLS", column.driver.tls)) if on)
+        lines.append(f"| {column.header} | `{column.driver.shown}` | {column.driver.usage} | "
+                     f"{served or 'REST over HTTP'} |")
+    lines += ["", "## Why a check did not pass", ""]
+    for column in columns:
+        lines.append(f"### {column.header}")
+        lines.append("")
+        if column.report is None:
+            lines += [f"Not run: {column.missing}.", ""]
+            continue
+        misses = [r for r in column.report.results if r.outcome != "passed"]
+        if not misses:
+            lines += ["Every check passed.", ""]
+        for result in misses:
+            reason = " ".join(result.reason.split())[:300].replace("|", "\\|")
+            lines.append(f"- `{result.id}` ({result.outcome}): {reason}")
+        lines.append("")
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def read_outcomes(text: str) -> dict[str, dict[str, str]]:
+    """The committed page's verdicts: column header → check ID → cell."""
+    rows = [line for line in text.splitlines() if line.startswith("| ")]
+    header = next((r for r in rows if r.startswith("| check | level |")), None)
+    if header is None:
+        raise MatrixError("no matrix table (a '| check | level | ...' header) in the committed page")
+    names = [cell.strip() for cell in header.strip().strip("|").split("|")][2:]
+    out: dict[str, dict[str, str]] = {name: {} for name in names}
+    for row in rows:
+        match = re.match(r"\| \[([A-Z0-9-]+)\]", row)
+        if match is None:
+            continue
+        cells = [cell.strip() for cell in row.strip().strip("|").split("|")][2:]
+        for name, cell in zip(names, cells, strict=False):  # a short row leaves its last cells out
+            out[name][match.group(1)] = cell
+    return out
+
+
+def differences(committed: str, columns: Sequence[Column]) -> list[str]:
+    """Every verdict (or client version) of ``columns`` that differs from the committed page."""
+    old = read_outcomes(committed)
+    new = {c.header: {check.id: c.cell(check.id) for check in CATALOGUE} for c in columns}
+    diffs = [f"client {name}: in the committed matrix, not in this run (version changed or driver gone?)"
+             for name in old if name not in new]
+    diffs += [f"client {name}: not in the committed matrix (new client or new version)" for name in new
+              if name not in old]
+    for name in new.keys() & old.keys():
+        for check_id in sorted(new[name].keys() | old[name].keys()):
+            before, after = old[name].get(check_id, "absent"), new[name].get(check_id, "absent")
+            if before != after:
+                diffs.append(f"{name} / {check_id}: {before} -> {after}")
+    return diffs
