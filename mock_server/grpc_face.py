@@ -100,6 +100,8 @@ class GrpcFace:
             answer = self._answer(path, metadata, body, entry)
         except ApiError as error:
             answer = self._error(error, entry)
+        except self.middleware.drop_error:
+            raise  # already journaled by the fault
         except Exception as exc:  # noqa: BLE001 - kept for MockServer.check(); the client gets INTERNAL
             self.control.errors.append(exc)
             answer = self._error(ApiError("internal", type(exc).__name__), entry)

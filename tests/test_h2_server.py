@@ -1,0 +1,141 @@
+"""The HTTP/2 server behind ``--tls`` and ``--grpc``: HTTPS with a throwaway CA, and REST served as by waitress."""
+
+from __future__ import annotations
+
+import json
+import os
+import ssl
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from mock_server import MockConfig, MockServer
+from mock_server.errors import ConfigError
+from mock_server.tls import TRUST_VARIABLES, given_files
+
+FORM = {"grant_type": "client_credentials"}
+
+
+@pytest.fixture(scope="module")
+def tls_server() -> Iterator[MockServer]:
+    with MockServer(tls=True, grpc=True) as mock:
+        yield mock
+
+
+@pytest.fixture
+def mock(tls_server: MockServer) -> Iterator[MockServer]:
+    tls_server.reset()
+    yield tls_server
+    tls_server.check()
+
+
+def token(mock: MockServer, client: httpx.Client) -> str:
+    answer = client.post(mock.url + "/oauth/token", data={**FORM, "client_id": mock.client_id,
+                                                          "client_secret": mock.client_secret})
+    assert answer.status_code == 200, answer.text
+    value: str = answer.json()["access_token"]
+    return value
+
+
+@pytest.mark.parametrize("http2", [False, True], ids=["http/1.1", "h2"])
+def test_https_with_the_throwaway_ca(mock: MockServer, http2: bool) -> None:
+    assert mock.url.startswith("https://127.0.0.1:") and mock.ca_file is not None
+    with httpx.Client(verify=ssl.create_default_context(cafile=mock.ca_file), http2=http2, timeout=10) as client:
+        bearer = token(mock, client)
+        answer = client.get(mock.url + "/api/v1/organizations", headers={"Authorization": f"Bearer {bearer}"})
+        assert answer.status_code == 200 and answer.http_version == ("HTTP/2" if http2 else "HTTP/1.1")
+        assert answer.json()["total_size"] == 25
+    assert json.loads(_claims(bearer))["iss"] == mock.url
+    assert [e["transport"] for e in mock.journal()] == ["http", "http"]
+
+
+def _claims(jwt: str) -> str:
+    import base64
+
+    part = jwt.split(".")[1]
+    return base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)).decode()
+
+
+def test_clients_that_do_not_trust_the_ca_are_refused(mock: MockServer) -> None:
+    with pytest.raises(httpx.ConnectError, match="CERTIFICATE_VERIFY_FAILED"):
+        httpx.get(mock.url + "/keys", verify=ssl.create_default_context(), timeout=10)
+
+
+def test_trust_env_names_the_ca_for_every_stack(mock: MockServer) -> None:
+    assert mock.trust_env == dict.fromkeys(TRUST_VARIABLES, mock.ca_file)
+    assert set(TRUST_VARIABLES) == {"SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "GRPC_DEFAULT_SSL_ROOTS_FILE_PATH",
+                                    "NODE_EXTRA_CA_CERTS"}
+    assert MockServer().trust_env == {} and MockServer().ca_file is None
+
+
+def test_errors_and_faults_over_the_h2_server(mock: MockServer) -> None:
+    with httpx.Client(verify=ssl.create_default_context(cafile=mock.ca_file), timeout=10) as client:
+        assert client.get(mock.url + "/api/v1/organizations").json()["message"] == "Token empty"
+        assert client.get(mock.url + "/nope").status_code == 404
+        assert client.delete(mock.url + "/oauth/token").status_code == 405
+        big = client.post(mock.url + "/oauth/token", content=b"x" * 70_000,
+                          headers={"Content-Type": "application/x-www-form-urlencoded"})
+        assert big.status_code == 413 and big.json()["error"] == "invalid_request"
+        mock.add_fault("status", endpoint="token", preset="unavailable")
+        assert client.post(mock.url + "/oauth/token", data=FORM).status_code == 503
+        mock.add_fault("drop", endpoint="token")
+        with pytest.raises(httpx.TransportError):
+            client.post(mock.url + "/oauth/token", data=FORM)
+    with httpx.Client(verify=ssl.create_default_context(cafile=mock.ca_file), timeout=10) as client:
+        token(mock, client)  # still serving
+    assert [e["outcome"] for e in mock.journal(endpoint="token")][-2:] == ["drop", "issued"]
+
+
+def test_the_throwaway_files_go_away_with_the_server() -> None:
+    mock = MockServer(tls=True).start()
+    ca = Path(mock.ca_file or "")
+    assert ca.is_file() and (ca.parent / "server-key.pem").stat().st_mode & 0o077 == 0
+    mock.stop()
+    assert not ca.parent.exists()
+
+
+def test_given_certificate_files_are_served(tmp_path: Path) -> None:
+    with MockServer(tls=True) as first:
+        cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+        assert first.tls is not None
+        cert.write_bytes(Path(first.tls.cert_file).read_bytes())
+        key.write_bytes(Path(first.tls.key_file).read_bytes())
+        ca = tmp_path / "ca.pem"
+        ca.write_bytes(Path(first.ca_file or "").read_bytes())
+    with MockServer(tls_cert=str(cert), tls_key=str(key)) as mock:
+        assert mock.url.startswith("https://")
+        answer = httpx.get(mock.url + "/keys", verify=ssl.create_default_context(cafile=str(ca)), timeout=10)
+        assert answer.status_code == 200
+    assert cert.exists()  # given files are the user's: not deleted
+
+
+def test_tls_config_is_checked(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="go together"):
+        MockConfig(tls_cert="cert.pem")
+    with pytest.raises(ConfigError, match="does not exist"):
+        given_files(str(tmp_path / "missing.pem"), str(tmp_path / "missing-key.pem"))
+    with pytest.raises(ConfigError, match="proxy mode"):
+        MockConfig(grpc=True, upstream="https://acme.scalekit.dev")
+    assert MockConfig(tls_cert="c", tls_key="k").tls and not MockConfig().http2
+
+
+def test_serve_prints_the_trust_exports() -> None:
+    process = subprocess.Popen([sys.executable, "-m", "mock_server.cli", "serve", "--port", "0", "--tls", "--grpc",
+                                "--quiet"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    try:
+        assert process.stdout is not None
+        lines = [process.stdout.readline() for _ in range(8)]
+    finally:
+        process.terminate()
+        process.wait(10)
+    assert "with the gRPC face" in lines[0]
+    exports = dict(line.removeprefix("export ").strip().split("=", 1) for line in lines if line.startswith("export"))
+    assert exports["SCALEKIT_ENVIRONMENT_URL"].startswith("https://127.0.0.1:")
+    assert {exports[name] for name in TRUST_VARIABLES} == {exports["SSL_CERT_FILE"]}
+    assert exports["SSL_CERT_FILE"].endswith("ca.pem")
+    assert process.returncode == 0
