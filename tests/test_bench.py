@@ -15,8 +15,9 @@ from mock_server import MockServer, bench
 
 FIGURES = {"sign_one_core", "sign_two_threads", "sign_two_processes", "sign_two_core", "token_c1", "token_c16",
            "api_open_c16", "api_protected_c16", "import", "bare_start", "start_cold", "start_warm", "launch_floor",
-           "first_token", "rss_idle", "mixed_c16", "rss_warm", "rss_after"}
-ANCHORED = {"token_c1": "sign_two_core", "token_c16": "sign_two_core", "api_protected_c16": "api_open_c16",
+           "first_token", "rss_idle", "mixed_c16", "rss_warm", "rss_after", "token_c16_grpc_face", "grpc_get_c16"}
+ANCHORED = {"token_c16_grpc_face": "token_c16", "grpc_get_c16": "api_protected_c16",
+            "token_c1": "sign_two_core", "token_c16": "sign_two_core", "api_protected_c16": "api_open_c16",
             "start_cold": "bare_start", "start_warm": "bare_start", "first_token": "launch_floor",
             "rss_after": "rss_warm", "sign_two_threads": "sign_one_core", "sign_two_processes": "sign_one_core"}
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import multiprocessing
 import statistics
 import threading
@@ -12,7 +13,8 @@ from typing import Any
 import jwt
 
 from ..server import MockServer
-from .children import ServedMock, plans, served_mock
+from .children import ServedMock, plans, send, served_mock
+from .grpcload import grpc_available, grpc_load
 from .report import Load, LoadResult, Report
 
 
@@ -67,7 +69,8 @@ def sign_in_processes(seconds: float, n: int) -> LoadResult:
     return _parallel(parts)
 
 
-LABELS = {"sign_one_core": "RS256 sign, 1 thread", "sign_two_threads": "RS256 sign, 2 threads",
+LABELS = {"token_c16_grpc_face": "token, 16 conns, gRPC face on", "grpc_get_c16": "gRPC GetOrganization, 16 in flight",
+          "sign_one_core": "RS256 sign, 1 thread", "sign_two_threads": "RS256 sign, 2 threads",
           "sign_two_processes": "RS256 sign, 2 processes", "token_c1": "token, 1 conn",
           "token_c16": "token, 16 conns", "api_open_c16": "open API, 16 conns",
           "api_protected_c16": "protected API, 16 conns"}
@@ -84,10 +87,21 @@ def throughput_jobs(load: Load, served: ServedMock) -> dict[str, Callable[[float
             "api_protected_c16": lambda s: load(served.url, plan["protected"], 16, s)}
 
 
+def grpc_face_jobs(load: Load, served: ServedMock) -> dict[str, Callable[[float], LoadResult]]:
+    """The same token load on a mock serving the gRPC face (hypercorn), and gRPC calls through that face."""
+    plan = plans(served.port)
+    token = json.loads(send(served.port, plan["token"][0])[1])["access_token"]
+    org = plan["protected"][0].path.rsplit("/", 1)[1]
+    jobs = {"token_c16_grpc_face": lambda s: load(served.url, plan["token"], 16, s)}
+    if grpc_available():
+        jobs["grpc_get_c16"] = lambda s: grpc_load(served.port, token, org, 16, s)
+    return jobs
+
+
 def measure_throughput(report: Report, load: Load, seconds: float, rounds: int) -> None:
     """Every rate in ``rounds`` slices taken in turn, so both sides of a ratio sample the same noise."""
-    with served_mock() as served:
-        jobs = throughput_jobs(load, served)
+    with served_mock() as served, served_mock(grpc=True) as served_grpc:
+        jobs = {**throughput_jobs(load, served), **grpc_face_jobs(load, served_grpc)}
         totals = dict.fromkeys(jobs, LoadResult(0, 0.0))
         for _ in range(rounds):
             for key, job in jobs.items():
@@ -106,3 +120,12 @@ def measure_throughput(report: Report, load: Load, seconds: float, rounds: int) 
     report.figures["token_c1"].note += f"; {one_core:.1%} of the one-core sign rate"
     report.judge("token_c16", ">= 40%", report.compare("token_c16", "sign_two_core") >= 0.40)
     report.judge("api_protected_c16", ">= 80%", report.compare("api_protected_c16", "api_open_c16") >= 0.80)
+    report.compare("token_c16_grpc_face", "token_c16")
+    report.figures["token_c16_grpc_face"].note += ("; served by hypercorn (HTTP/1.1 here) instead of waitress: "
+                                                    "without --grpc the REST path is unchanged")
+    if "grpc_get_c16" in report.figures:
+        report.compare("grpc_get_c16", "api_protected_c16")
+        report.figures["grpc_get_c16"].unit = "call/s"
+        report.figures["grpc_get_c16"].note += "; grpcio client in one process: generator-bound (a floor)"
+    else:
+        report.meta["grpc"] = "not measured: grpcio is not installed (pip install 'scalekit-mock[drivers]')"
