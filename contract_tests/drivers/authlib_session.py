@@ -1,0 +1,80 @@
+"""Conformance driver for authlib's requests ``OAuth2Session`` in client-credentials mode.
+
+It judges authlib itself, used the way its documentation shows an application using the
+client-credentials grant: a session built with ``token_endpoint`` and ``grant_type``, one
+``fetch_token()`` when the client is built, then plain ``session.request(...)`` calls. With those two
+settings authlib re-fetches an expired token by itself (``ensure_active_token``: the token counts as
+expired ``leeway`` = 60 s before ``expires_at``, computed from ``expires_in`` and ``time.time()``, which
+time-machine moves). The driver adds no retry, refresh or timeout of its own: what the suite finds
+is authlib's behaviour.
+
+Run it with ``python -m contract_tests.drivers.authlib_session``.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
+from importlib.metadata import version
+from typing import Any
+
+from authlib.integrations.base_client import OAuthError, UnsupportedTokenTypeError
+from authlib.integrations.requests_client import OAuth2Session
+
+from ..driverkit import Adapter, ClientFailure, classify_exception, failure_for_status, run
+
+# RFC 6749 §5.2 error codes. authlib raises them without the HTTP status of the token response;
+# §5.2 ties invalid_client to 401 and the others to 400.
+TOKEN_ERROR_STATUS = {"invalid_client": 401, "invalid_request": 400, "invalid_grant": 400,
+                      "unauthorized_client": 400, "unsupported_grant_type": 400, "invalid_scope": 400}
+
+
+@dataclass(frozen=True)
+class Client:
+    session: OAuth2Session
+    base_url: str
+
+
+class AuthlibSessionAdapter(Adapter):
+    name = "authlib OAuth2Session"
+    version = version("authlib")
+
+    def make_client(self, env: Mapping[str, str]) -> Client:
+        base_url = env["SCALEKIT_ENVIRONMENT_URL"]
+        session = OAuth2Session(env["SCALEKIT_CLIENT_ID"], env["SCALEKIT_CLIENT_SECRET"],
+                                token_endpoint=f"{base_url}/oauth/token", grant_type="client_credentials")
+        session.fetch_token()
+        return Client(session, base_url)
+
+    def call(self, client: Client, method: str, path: str, body: Any) -> tuple[int, Any]:
+        response = client.session.request(method, client.base_url + path, json=body)
+        return response.status_code, _json_body(response)
+
+    def classify(self, exc: BaseException) -> ClientFailure:
+        if isinstance(exc, UnsupportedTokenTypeError):
+            # the stored "token" has no access_token (or an unknown token_type): a token response authlib
+            # accepted but cannot use
+            return ClientFailure(None, "invalid_response", f"{type(exc).__name__}: {exc}")
+        if isinstance(exc, OAuthError):
+            status = TOKEN_ERROR_STATUS.get(str(exc.error))
+            if status is not None:
+                return failure_for_status(status, f"token endpoint: {exc}")
+            return ClientFailure(None, "other", f"{type(exc).__name__}: {exc}")
+        return classify_exception(exc)
+
+
+def _json_body(response: Any) -> Any:
+    """The parsed JSON answer; an error answer that is not JSON is None (a 2xx one raises: invalid_response)."""
+    if not response.content:
+        return None
+    try:
+        return response.json()
+    except ValueError:
+        if 200 <= response.status_code < 300:
+            raise
+        return None
+
+
+if __name__ == "__main__":
+    sys.exit(run(AuthlibSessionAdapter()))
