@@ -113,7 +113,7 @@ def test_httpx_auth_fetches_one_token_per_cold_caller(httpx_auth_report: SuiteRe
     # it holds it: every caller that found the cache cold fetches a token of its own, one after another.
     assert_failed_by_the_library(httpx_auth_report, HTTPX_AUTH_FAILURE,
                                  "httpx-auth has no single flight (each cold caller fetches its own token)",
-                                 "made 8 token requests, expected 1")
+                                 "token requests, expected 1 (no single flight")
 
 
 def test_httpx_auth_driver_maps_token_endpoint_errors() -> None:
