@@ -23,9 +23,9 @@ REQUIRE_ENV = "SCALEKIT_REQUIRE_DRIVERS"
 NPM_CI = ("ci", "--no-audit", "--no-fund")
 
 
-def npm_projects(root: Path = DRIVERS) -> list[Path]:
-    """The driver directories with an npm lock file, in name order."""
-    return sorted(lock.parent for lock in root.glob("*/package-lock.json"))
+def npm_projects(root: Path | None = None) -> list[Path]:
+    """The driver directories (under ``root``, by default this package's) with an npm lock file, in name order."""
+    return sorted(lock.parent for lock in (DRIVERS if root is None else root).glob("*/package-lock.json"))
 
 
 def is_stale(project: Path) -> bool:
@@ -57,7 +57,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not stale:
         return 0
     npm = shutil.which("npm")
-    names = ", ".join(str(p.relative_to(DRIVERS)) for p in stale)
+    names = ", ".join(p.name for p in stale)
     if npm is None:
         if drivers_required():
             print(f"error: npm is not on PATH, and {REQUIRE_ENV}=1 requires the drivers ({names}); "
