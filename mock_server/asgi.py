@@ -5,10 +5,13 @@ Hypercorn serves this app. A request with ``content-type: application/grpc`` ove
 faults, token endpoint, API, Flask views), run on a thread pool so a delayed or hung request never
 blocks the event loop. Both kinds run their core work on that pool: the core is synchronous.
 
-A ``drop`` fault can't close an ASGI connection with no answer at all. Over HTTP/1.1 the app sends a
-502 head promising one body byte and ends the stream: hypercorn closes the connection mid-response,
-which clients report as a broken connection. A gRPC call gets ``UNAVAILABLE`` instead (what a gRPC
-client makes of a dropped connection), journaled with outcome ``drop``.
+A ``drop`` fault can't close an ASGI connection with no answer at all, as waitress does. Over HTTP/1.1
+the app sends a 502 head promising one body byte and ends the stream: hypercorn closes the connection
+mid-response. Python clients (httpx, requests) report that as a broken connection; axios reports a 502
+with an aborted stream. A gRPC call gets ``UNAVAILABLE`` with the message "the connection was dropped"
+(what a gRPC client makes of a dropped connection, though a client can then not tell it from a server's
+own UNAVAILABLE), journaled with outcome ``drop``. Ending an HTTP/2 stream without its trailers would
+leave the call hanging until its deadline instead.
 """
 
 from __future__ import annotations

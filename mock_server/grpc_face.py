@@ -93,7 +93,7 @@ class GrpcFace:
 
     def serve(self, path: str, headers: Sequence[tuple[bytes, bytes]], body: bytes) -> GrpcAnswer:
         """Answer the call to ``path`` (``/package.Service/Method``); raises the middleware's drop error
-        for a ``drop`` or ``hang`` fault (the transport then resets the stream)."""
+        for a ``drop`` or ``hang`` fault (``asgi.py`` then answers ``UNAVAILABLE``, see there)."""
         metadata = Metadata(headers)
         entry = self._entry(path, metadata)
         try:
