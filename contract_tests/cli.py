@@ -90,6 +90,9 @@ def _add_matrix(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
         "run or the page could not be read")
     matrix.add_argument("--output", metavar="PATH", default=str(matrix_mod.DEFAULT_PATH),
                         help=f"the page to write or check (default {matrix_mod.DEFAULT_PATH})")
+    matrix.add_argument("--readme", metavar="PATH", default="README.md",
+                        help="also refresh the table between the conformance-matrix markers of this file, if it has "
+                        "them (default README.md)")
     matrix.add_argument("--check", action="store_true",
                         help="don't write: fail (exit 1) when a verdict or client version differs from the page")
     matrix.add_argument("--jobs", type=int, default=2, metavar="N", help="drivers run at once (default 2)")
@@ -116,6 +119,12 @@ def run_matrix_command(args: argparse.Namespace) -> int:
         print(f"scalekit-conformance matrix: {exc}", file=sys.stderr)
         return USAGE_ERROR
     path.write_text(matrix_mod.render(columns), encoding="utf-8")
+    readme = Path(args.readme)
+    if readme.is_file():
+        text = readme.read_text(encoding="utf-8")
+        if matrix_mod.embed(text, columns) != text:
+            readme.write_text(matrix_mod.embed(text, columns), encoding="utf-8")
+            print(f"refreshed the table in {readme}")
     for column in columns:
         report = column.report
         summary = column.missing if report is None else \

@@ -77,6 +77,27 @@ def run_matrix(drivers: Sequence[ShippedDriver] = SHIPPED, *, jobs: int = 2, op_
         return list(pool.map(one, drivers))
 
 
+START, END = "<!-- conformance-matrix:start -->", "<!-- conformance-matrix:end -->"
+
+
+def table(columns: Sequence[Column], link_prefix: str = "") -> list[str]:
+    """The verdict table: a row per check (linked to its rationale), a column per client."""
+    lines = ["| check | level | " + " | ".join(c.header for c in columns) + " |",
+             "|---|---|" + "---|" * len(columns)]
+    for check in CATALOGUE:
+        link = f"[{check.id}]({link_prefix}conformance.md#{SECTIONS[check.id.split('-', 1)[0]]})"
+        lines.append(f"| {link} | {check.level} | " + " | ".join(c.cell(check.id) for c in columns) + " |")
+    return lines
+
+
+def embed(text: str, columns: Sequence[Column], link_prefix: str = "docs/") -> str:
+    """``text`` (the README) with the table between its two markers replaced; unchanged without markers."""
+    start, end = text.find(START), text.find(END)
+    if start < 0 or end < start:
+        return text
+    return text[:start + len(START)] + "\n" + "\n".join(table(columns, link_prefix)) + "\n" + text[end:]
+
+
 def render(columns: Sequence[Column]) -> str:
     """The Markdown page."""
     lines = ["# Conformance matrix", "",
@@ -87,11 +108,7 @@ def render(columns: Sequence[Column]) -> str:
              "page. The README explains the notable findings.", "",
              "`pass`; `**FAIL**` a MUST check failed; `fail` a SHOULD check failed; `skip` the driver lacks a "
              "capability the check needs; `not run` the client was not installed where the page was made.", ""]
-    lines.append("| check | level | " + " | ".join(c.header for c in columns) + " |")
-    lines.append("|---|---|" + "---|" * len(columns))
-    for check in CATALOGUE:
-        link = f"[{check.id}](conformance.md#{SECTIONS[check.id.split('-', 1)[0]]})"
-        lines.append(f"| {link} | {check.level} | " + " | ".join(c.cell(check.id) for c in columns) + " |")
+    lines += table(columns)
     lines += ["", "## The clients and their drivers", "", "| client | driver | how it is used | served with |",
               "|---|---|---|---|"]
     for column in columns:
