@@ -60,6 +60,25 @@ def classify_exception(exc: BaseException) -> ClientFailure:
     return ClientFailure(None, "other", f"{type(exc).__name__}: {exc}")
 
 
+# RFC 6749 §5.2: the status each token-endpoint error code is answered with. For libraries that keep the
+# error code of a failed token request but not its HTTP status.
+OAUTH_ERROR_STATUS = {"invalid_client": 401, "invalid_request": 400, "invalid_grant": 400,
+                      "unauthorized_client": 400, "unsupported_grant_type": 400, "invalid_scope": 400}
+
+
+def json_body(response: Any) -> Any:
+    """The parsed JSON body of a requests or httpx response; ``None`` for an empty one or a non-JSON error
+    answer (a non-JSON 2xx raises ``ValueError``: the client got a response it cannot use)."""
+    if not response.content:
+        return None
+    try:
+        return response.json()
+    except ValueError:
+        if 200 <= response.status_code < 300:
+            raise
+        return None
+
+
 def _status_of(exc: BaseException) -> int | None:
     for holder in (exc, getattr(exc, "response", None)):
         for attr in ("status_code", "status", "code"):

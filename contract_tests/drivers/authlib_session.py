@@ -22,14 +22,19 @@ from typing import Any
 from authlib.integrations.base_client import OAuthError, UnsupportedTokenTypeError
 from authlib.integrations.requests_client import OAuth2Session
 
-from ..driverkit import Adapter, ClientFailure, classify_exception, failure_for_status, run
+from ..driverkit import (
+    OAUTH_ERROR_STATUS,
+    Adapter,
+    ClientFailure,
+    classify_exception,
+    failure_for_status,
+    json_body,
+    run,
+)
+
 
 # RFC 6749 §5.2 error codes. authlib raises them without the HTTP status of the token response;
 # §5.2 ties invalid_client to 401 and the others to 400.
-TOKEN_ERROR_STATUS = {"invalid_client": 401, "invalid_request": 400, "invalid_grant": 400,
-                      "unauthorized_client": 400, "unsupported_grant_type": 400, "invalid_scope": 400}
-
-
 @dataclass(frozen=True)
 class Client:
     session: OAuth2Session
@@ -49,7 +54,7 @@ class AuthlibSessionAdapter(Adapter):
 
     def call(self, client: Client, method: str, path: str, body: Any) -> tuple[int, Any]:
         response = client.session.request(method, client.base_url + path, json=body)
-        return response.status_code, _json_body(response)
+        return response.status_code, json_body(response)
 
     def classify(self, exc: BaseException) -> ClientFailure:
         if isinstance(exc, UnsupportedTokenTypeError):
@@ -57,23 +62,12 @@ class AuthlibSessionAdapter(Adapter):
             # accepted but cannot use
             return ClientFailure(None, "invalid_response", f"{type(exc).__name__}: {exc}")
         if isinstance(exc, OAuthError):
-            status = TOKEN_ERROR_STATUS.get(str(exc.error))
+            status = OAUTH_ERROR_STATUS.get(str(exc.error))
             if status is not None:
                 return failure_for_status(status, f"token endpoint: {exc}")
             return ClientFailure(None, "other", f"{type(exc).__name__}: {exc}")
         return classify_exception(exc)
 
-
-def _json_body(response: Any) -> Any:
-    """The parsed JSON answer; an error answer that is not JSON is None (a 2xx one raises: invalid_response)."""
-    if not response.content:
-        return None
-    try:
-        return response.json()
-    except ValueError:
-        if 200 <= response.status_code < 300:
-            raise
-        return None
 
 
 if __name__ == "__main__":

@@ -28,15 +28,20 @@ from httpx_auth import (
     TokenExpiryNotProvided,
 )
 
-from ..driverkit import Adapter, ClientFailure, classify_exception, failure_for_status, run
+from ..driverkit import (
+    OAUTH_ERROR_STATUS,
+    Adapter,
+    ClientFailure,
+    classify_exception,
+    failure_for_status,
+    json_body,
+    run,
+)
+
 
 # RFC 6749 §5.2 error codes. httpx-auth raises InvalidGrantRequest for any error status of the token
 # endpoint without keeping the status; its message starts with the error code when the body has one,
 # and §5.2 ties invalid_client to 401 and the other codes to 400.
-TOKEN_ERROR_STATUS = {"invalid_client": 401, "invalid_request": 400, "invalid_grant": 400,
-                      "unauthorized_client": 400, "unsupported_grant_type": 400, "invalid_scope": 400}
-
-
 class HttpxAuthAdapter(Adapter):
     name = "httpx-auth OAuth2ClientCredentials"
     version = version("httpx-auth")
@@ -49,13 +54,13 @@ class HttpxAuthAdapter(Adapter):
 
     def call(self, client: httpx.Client, method: str, path: str, body: Any) -> tuple[int, Any]:
         response = client.request(method, path, json=body)
-        return response.status_code, _json_body(response)
+        return response.status_code, json_body(response)
 
     def classify(self, exc: BaseException) -> ClientFailure:
         if isinstance(exc, InvalidGrantRequest):
             # an error status from the token endpoint; the message is the RFC 6749 error (or the body)
             code = str(exc).partition(":")[0].strip()
-            status = TOKEN_ERROR_STATUS.get(code)
+            status = OAUTH_ERROR_STATUS.get(code)
             if status is not None:
                 return failure_for_status(status, f"token endpoint: {exc}")
             return ClientFailure(None, "http", f"token endpoint answered an error status: {exc}")
@@ -65,17 +70,6 @@ class HttpxAuthAdapter(Adapter):
                                                            f"usable access_token")
         return classify_exception(exc)
 
-
-def _json_body(response: httpx.Response) -> Any:
-    """The parsed JSON answer; an error answer that is not JSON is None (a 2xx one raises: invalid_response)."""
-    if not response.content:
-        return None
-    try:
-        return response.json()
-    except ValueError:
-        if response.is_success:
-            raise
-        return None
 
 
 if __name__ == "__main__":

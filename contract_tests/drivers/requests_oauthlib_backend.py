@@ -34,7 +34,14 @@ from oauthlib.oauth2 import (
 )
 from requests_oauthlib import OAuth2Session
 
-from ..driverkit import Adapter, ClientFailure, classify_exception, failure_for_status, run
+from ..driverkit import (
+    Adapter,
+    ClientFailure,
+    classify_exception,
+    failure_for_status,
+    json_body,
+    run,
+)
 
 
 @dataclass(frozen=True)
@@ -57,7 +64,7 @@ class RequestsOAuthlibAdapter(Adapter):
 
     def call(self, client: Client, method: str, path: str, body: Any) -> tuple[int, Any]:
         response = client.session.request(method, client.base_url + path, json=body)
-        return response.status_code, _json_body(response)
+        return response.status_code, json_body(response)
 
     def classify(self, exc: BaseException) -> ClientFailure:
         if isinstance(exc, MissingTokenError):
@@ -78,17 +85,6 @@ class RequestsOAuthlibAdapter(Adapter):
                                                        f"{exc.description}")
         return classify_exception(exc)
 
-
-def _json_body(response: Any) -> Any:
-    """The parsed JSON answer; an error answer that is not JSON is None (a 2xx one raises: invalid_response)."""
-    if not response.content:
-        return None
-    try:
-        return response.json()
-    except ValueError:
-        if 200 <= response.status_code < 300:
-            raise
-        return None
 
 
 if __name__ == "__main__":
