@@ -38,7 +38,9 @@ def scalekit_mock(scalekit_mock_server: MockServer) -> Iterator[MockServer]:
 
 @pytest.fixture
 def scalekit_env(scalekit_mock: MockServer, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    """Set the three ``SCALEKIT_*`` variables to point at the mock for this test; returns them."""
-    for name, value in scalekit_mock.env.items():
+    """Set the three ``SCALEKIT_*`` variables to point at the mock for this test (with TLS also the variables
+    that make Python, requests, grpcio and Node trust its CA); returns them."""
+    env = {**scalekit_mock.env, **scalekit_mock.trust_env}
+    for name, value in env.items():
         monkeypatch.setenv(name, value)
-    return scalekit_mock.env
+    return env

@@ -102,6 +102,47 @@ def test_plugin_config_overridden_in_conftest(developer: pytest.Pytester) -> Non
     result.assert_outcomes(passed=1)
 
 
+TLS_CONFTEST = '''
+import pytest
+
+from mock_server import MockConfig
+
+
+@pytest.fixture(scope="session")
+def scalekit_mock_config():
+    return MockConfig(tls=True, grpc=True)
+'''
+
+TLS_TESTS = '''
+import os
+
+import requests
+
+
+def test_the_app_reaches_the_https_mock_from_the_environment(scalekit_env, scalekit_mock):
+    url = os.environ["SCALEKIT_ENVIRONMENT_URL"]
+    assert url.startswith("https://") and os.environ["REQUESTS_CA_BUNDLE"] == scalekit_mock.ca_file
+    assert os.environ["GRPC_DEFAULT_SSL_ROOTS_FILE_PATH"] == scalekit_env["SSL_CERT_FILE"] == scalekit_mock.ca_file
+    data = {"grant_type": "client_credentials", "client_id": os.environ["SCALEKIT_CLIENT_ID"],
+            "client_secret": os.environ["SCALEKIT_CLIENT_SECRET"]}
+    assert requests.post(url + "/oauth/token", data=data, timeout=10).status_code == 200  # CA from the env
+
+
+def test_without_scalekit_env_nothing_is_set():
+    assert "GRPC_DEFAULT_SSL_ROOTS_FILE_PATH" not in os.environ
+'''
+
+
+def test_plugin_tls_session_sets_the_trust_variables(developer: pytest.Pytester,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "GRPC_DEFAULT_SSL_ROOTS_FILE_PATH", "NODE_EXTRA_CA_CERTS"):
+        monkeypatch.delenv(name, raising=False)
+    developer.makeconftest(TLS_CONFTEST)
+    developer.makepyfile(test_tls=TLS_TESTS)
+    result = developer.runpytest_inprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=2)
+
+
 SERVER_ERROR_TESTS = '''
 import requests
 
