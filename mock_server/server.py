@@ -6,7 +6,7 @@ import logging
 import threading
 from collections.abc import Callable, Mapping
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from waitress.channel import ClientDisconnected
 from waitress.server import create_server
@@ -21,6 +21,7 @@ from .protocol import json_error_channel
 
 if TYPE_CHECKING:
     from .tls import TlsFiles
+    from .wsgi import JournalMiddleware
 
 
 class ServerError(MockError):
@@ -103,7 +104,7 @@ class MockServer:
             hosts = tuple(dict.fromkeys(("localhost", "127.0.0.1", "::1", config.host)))
             self.tls = (given_files(config.tls_cert, config.tls_key) if config.tls_cert and config.tls_key
                         else throwaway_files(hosts))
-        self._dispatcher = AsgiDispatcher(self.app, self.app.wsgi_app, config.threads)  # type: ignore[arg-type]
+        self._dispatcher = AsgiDispatcher(self.app, cast("JournalMiddleware", self.app.wsgi_app), config.threads)
         try:
             self._h2 = H2Server(self._dispatcher, config.host, config.port, self.tls)
         except MockError:
