@@ -108,7 +108,7 @@ class GrpcFace:
         entry.extra["grpc_status"] = answer.code
         if answer.code == GRPC_OK:
             entry.status, entry.outcome = 200, entry.outcome or "ok"
-        self.middleware._record(entry)
+        self.middleware.record(entry)
         return answer
 
     def _answer(self, path: str, metadata: Metadata, body: bytes, entry: JournalEntry) -> GrpcAnswer:
@@ -142,7 +142,7 @@ class GrpcFace:
     def _play(self, fault: Fault, entry: JournalEntry) -> None:
         """Delays wait, drops and hangs end the call; forced errors and status faults raise their status."""
         if fault.kind in ("delay", "drop", "hang"):
-            self.middleware._play(fault, entry)  # a drop or hang raises the drop error from here
+            self.middleware.play_fault(fault, entry)  # a drop or hang raises the drop error from here
         elif fault.kind in ("token_expired", "forbidden"):
             raise ApiError(fault.kind, "forced by a fault")
         elif fault.kind == "status":

@@ -64,7 +64,7 @@ class JournalMiddleware:
         fault = self.control.faults.take(endpoint, method, path)
         if fault is not None:
             entry.fault = fault.describe()
-            early = self._play(fault, entry)
+            early = self.play_fault(fault, entry)
             if early is not None:
                 return self._send(entry, early, start_response)
         if self.proxy is not None:
@@ -75,7 +75,7 @@ class JournalMiddleware:
 
         def journaling_start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
             entry.status = int(status.split(" ", 1)[0])
-            self._record(entry)
+            self.record(entry)
             return start_response(status, headers, exc_info) if exc_info else start_response(status, headers)
 
         return self.app(environ, journaling_start_response)
@@ -112,7 +112,7 @@ class JournalMiddleware:
                             query=redact.fields(parse_qsl(query, keep_blank_values=True)) if query else {},
                             headers=headers, form=None, endpoint=endpoint)
 
-    def _play(self, fault: Fault, entry: JournalEntry) -> Reply | None:
+    def play_fault(self, fault: Fault, entry: JournalEntry) -> Reply | None:
         """Apply a fault; return a reply to send instead of the endpoint's, or ``None`` to go on."""
         release = self.control.release_event
         if fault.kind == "delay":
@@ -122,7 +122,7 @@ class JournalMiddleware:
             if fault.kind == "hang":
                 release.wait(fault.seconds)
             entry.outcome = fault.kind
-            self._record(entry)
+            self.record(entry)
             raise self.drop_error(f"fault {fault.id}: {fault.kind}")
         if fault.kind in ("token_expired", "forbidden"):
             reply = error_reply(self.control.fixtures, ApiError(fault.kind, "forced by a fault"), entry)
@@ -150,13 +150,13 @@ class JournalMiddleware:
 
     def _send(self, entry: JournalEntry, reply: Reply, start_response: Callable[..., Any]) -> Iterable[bytes]:
         entry.status = reply.status
-        self._record(entry)
+        self.record(entry)
         content_type = [("Content-Type", reply.content_type)] if reply.content_type else []  # relayed: maybe none
         start_response(status_line(reply.status), [*content_type, *reply.headers,
                                                     ("Content-Length", str(len(reply.body)))])
         return [reply.body]
 
-    def _record(self, entry: JournalEntry) -> None:
+    def record(self, entry: JournalEntry) -> None:
         detail = entry.extra.get("detail")
         if isinstance(detail, str):  # an error detail may quote what the client sent (a secret as a scope)
             entry.extra["detail"] = self.control.redactor.text(detail)
