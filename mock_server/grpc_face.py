@@ -118,7 +118,7 @@ class GrpcFace:
             raise ApiError("grpc_unimplemented", f"{path} is not a method of the Scalekit API")
         entry.extra["rpc"] = route.rpc
         message = unframe(body)
-        request = _decode_request(route.method_name, message)
+        request = decode_request(route.method_name, message)
         fault = plane.faults.take("api", route.row.method, _rest_path(route.row.template, request))
         if fault is not None:
             entry.fault = fault.describe()
@@ -190,7 +190,7 @@ def unframe(body: bytes) -> bytes:
     return body[5:]
 
 
-def _decode_request(method: str, message: bytes) -> dict[str, Any]:
+def decode_request(method: str, message: bytes) -> dict[str, Any]:
     schema = {"ListOrganization": protobuf.LIST_ORGANIZATIONS_REQUEST,
               "GetOrganization": protobuf.GET_ORGANIZATION_REQUEST}.get(method)
     try:

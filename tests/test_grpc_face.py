@@ -14,11 +14,13 @@ from typing import Any
 
 import pytest
 from helpers import get_token
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mock_server import MockServer
 from mock_server import protobuf as pb
 from mock_server.errors import ApiError
-from mock_server.grpc_face import GrpcAnswer, unframe
+from mock_server.grpc_face import GrpcAnswer, decode_request, unframe
 
 REQUIRED = os.environ.get("SCALEKIT_REQUIRE_DRIVERS") == "1"
 if not REQUIRED:
@@ -86,6 +88,18 @@ def test_truncated_messages_are_refused() -> None:
     for broken in (b"\x0a\x05ab", b"\x08\xff", b"\x0f", b"\x00\x01"):
         with pytest.raises(pb.DecodeError):
             list(pb.fields(broken))
+
+
+@settings(max_examples=300, deadline=None)
+@given(message=st.binary(max_size=64), method=st.sampled_from(["ListOrganization", "GetOrganization", "ListUsers"]))
+def test_any_request_bytes_decode_or_are_invalid_argument(message: bytes, method: str) -> None:
+    """Whatever a client sends as a message, the face answers a status: never an unexpected exception."""
+    try:
+        decoded = decode_request(method, message)
+    except ApiError as error:
+        assert error.key == "invalid_argument"
+    else:
+        assert isinstance(decoded, dict)
 
 
 def test_unframe_checks_the_length_prefix_and_compression() -> None:
