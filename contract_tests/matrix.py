@@ -126,7 +126,7 @@ def render(columns: Sequence[Column]) -> str:
         if not misses:
             lines += ["Every check passed.", ""]
         for result in misses:
-            reason = " ".join(result.reason.split())[:300].replace("|", "\\|")
+            reason = " ".join(result.reason.split())[:300].rstrip(" :").replace("|", "\\|")
             lines.append(f"- `{result.id}` ({result.outcome}): {reason}")
         lines.append("")
     return "\n".join(lines).rstrip() + "\n"
