@@ -51,7 +51,8 @@ class H2Server:
         self.error: BaseException | None = None
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name=f"scalekit-mock-h2:{self.port}", daemon=True)
+        logging.getLogger("asyncio").addFilter(_NOISE_FILTER)  # once: adding the same filter again is a no-op
+        self._thread = threading.Thread(target=self._run, name=f"{THREAD_PREFIX}:{self.port}", daemon=True)
         self._thread.start()
         self._ready.wait(10)
 
@@ -83,6 +84,20 @@ class H2Server:
         if self._thread is not None:
             self._thread.join(10)
         self.socket.close()
+
+
+class _OwnConnectionNoise(logging.Filter):
+    """Drops asyncio's "socket.send() raised exception." from the mock's own loop thread: hypercorn keeps
+    writing a stream's answer after its client hung up, and asyncio logs each write to the dead socket.
+    Other threads' asyncio logs (an application's own) pass untouched."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        ours = (record.threadName or "").startswith(THREAD_PREFIX)
+        return not ours or record.msg != "socket.send() raised exception."
+
+
+THREAD_PREFIX = "scalekit-mock-h2"
+_NOISE_FILTER = _OwnConnectionNoise()
 
 
 def _connection_noise(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
