@@ -10,8 +10,10 @@ import os
 from typing import Any
 
 import pytest
+from helpers import get_token
 
 from mock_server import MockServer, bench
+from mock_server.bench import grpcload
 
 FIGURES = {"sign_one_core", "sign_two_threads", "sign_two_processes", "sign_two_core", "token_c1", "token_c16",
            "api_open_c16", "api_protected_c16", "import", "bare_start", "start_cold", "start_warm", "launch_floor",
@@ -78,6 +80,36 @@ def test_parse_wrk_reads_requests_time_and_errors() -> None:
 def test_parse_wrk_without_a_summary_raises() -> None:
     with pytest.raises(bench.BenchError):
         bench.parse_wrk("unable to connect to 127.0.0.1:1 Connection refused")
+
+
+H2LOAD_OUTPUT = """finished in 3.00s, 1152.00 req/s, 141.90KB/s
+requests: 3456 total, 3488 started, 3456 done, 3450 succeeded, 4 failed, 1 errored, 1 timeout
+status codes: 3460 2xx, 0 3xx, 0 4xx, 0 5xx
+"""
+
+
+def test_parse_h2load_reads_calls_time_and_failures() -> None:
+    result = grpcload.parse_h2load(H2LOAD_OUTPUT)
+    assert result == bench.LoadResult(requests=3450, seconds=3.0, non_2xx=4, socket_errors=2)
+    with pytest.raises(bench.BenchError):
+        grpcload.parse_h2load("connect to 127.0.0.1:1 failed")
+
+
+def test_the_grpc_check_call_needs_a_response_message() -> None:
+    with MockServer(grpc=True) as server:
+        token = get_token(server)
+        grpcload.check_call(server.port, token, "org_59615193906282635")
+        with pytest.raises(bench.BenchError, match="not a GetOrganization answer"):
+            grpcload.check_call(server.port, "not-a-token", "org_59615193906282635")
+
+
+@pytest.mark.skipif(grpcload.grpc_generator() is None, reason="neither h2load nor grpcio is installed")
+def test_grpc_load_counts_successful_calls() -> None:
+    with MockServer(grpc=True) as server:
+        result = grpcload.grpc_load(server.port, get_token(server), "org_59615193906282635", 4, 1.0)
+        assert result.requests > 0 and not result.problems()
+        calls = server.journal(endpoint="api", limit=100_000)
+    assert len(calls) >= result.requests and {e["outcome"] for e in calls} == {"ok"}
 
 
 @pytest.mark.parametrize("argv", [["--duration", "0"], ["--requests", "-1"], ["--warmup", "-5"], ["--nope"]])

@@ -139,3 +139,19 @@ def test_serve_prints_the_trust_exports() -> None:
     assert {exports[name] for name in TRUST_VARIABLES} == {exports["SSL_CERT_FILE"]}
     assert exports["SSL_CERT_FILE"].endswith("ca.pem")
     assert process.returncode == 0
+
+
+def test_only_the_mocks_own_dead_socket_writes_are_silenced() -> None:
+    import logging
+
+    from mock_server.h2server import THREAD_PREFIX, _OwnConnectionNoise
+
+    def record(thread: str, message: str) -> logging.LogRecord:
+        entry = logging.LogRecord("asyncio", logging.WARNING, __file__, 1, message, None, None)
+        entry.threadName = thread
+        return entry
+
+    noise = _OwnConnectionNoise()
+    assert not noise.filter(record(f"{THREAD_PREFIX}:8080", "socket.send() raised exception."))
+    assert noise.filter(record(f"{THREAD_PREFIX}:8080", "Task was destroyed but it is pending!"))
+    assert noise.filter(record("MainThread", "socket.send() raised exception."))  # the application's own

@@ -1,17 +1,29 @@
-"""gRPC unary calls through the mock's gRPC face: a grpcio client in a child process, calls kept in flight.
+"""gRPC unary calls through the mock's gRPC face: ``GetOrganization`` kept in flight on one HTTP/2 connection.
 
-grpcio comes with the ``drivers`` extra; without it the gRPC figure is left out and the report says why.
-The client is Python: its own cost per call is of the order of the mock's, so the figure is a floor
-(generator-bound), compared in the same run with the REST protected-API rate from wrk.
+The load comes from h2load (nghttp2, C) when installed: it posts the framed request with the gRPC
+headers over h2c and counts answers. Every gRPC answer is HTTP 200, so before the run one call is
+checked to carry a response message (an error has none). Without h2load a grpcio client in a child
+process does the same; it is Python, so its own cost per call is of the order of the mock's and the
+figure is a floor (the report says which generator ran). With neither, the figure is left out.
 """
 
 from __future__ import annotations
 
 import importlib.util
 import json
+import math
+import re
+import shutil
+import struct
+import subprocess
 import sys
+import tempfile
 import time
+from pathlib import Path
 
+import httpx
+
+from ..protobuf import str_field
 from .children import child_output
 from .report import BenchError, LoadResult
 
@@ -19,14 +31,66 @@ GRPC_CHILD = "from mock_server.bench.grpcload import _grpc_child; _grpc_child()"
 GET_ORGANIZATION = "/scalekit.v1.organizations.OrganizationService/GetOrganization"
 
 
-def grpc_available() -> bool:
-    return importlib.util.find_spec("grpc") is not None
+def grpc_generator() -> str | None:
+    """``"h2load"``, ``"grpcio"`` or ``None``: what can send gRPC load here."""
+    if shutil.which("h2load"):
+        return "h2load"
+    if importlib.util.find_spec("grpc") is not None:
+        return "grpcio"
+    return None
+
+
+def framed_request(org_id: str) -> bytes:
+    """A ``GetOrganizationRequest`` as a unary gRPC body: flag 0, big-endian length, the message."""
+    message = str_field(1, org_id)
+    return struct.pack(">BI", 0, len(message)) + message
 
 
 def grpc_load(port: int, token: str, org_id: str, in_flight: int, seconds: float) -> LoadResult:
     """``GetOrganization`` calls for ``seconds`` with ``in_flight`` outstanding on one HTTP/2 connection."""
+    if grpc_generator() == "h2load":
+        return h2load_grpc(port, token, org_id, in_flight, seconds)
     out = json.loads(child_output(GRPC_CHILD, str(port), token, org_id, str(in_flight), str(seconds)))
     return LoadResult(out["ok"], out["seconds"], non_2xx=out["errors"])
+
+
+def check_call(port: int, token: str, org_id: str) -> None:
+    """One call over h2c with prior knowledge: it must come back with a response message."""
+    with httpx.Client(http1=False, http2=True, timeout=10) as client:
+        answer = client.post(f"http://127.0.0.1:{port}{GET_ORGANIZATION}", content=framed_request(org_id),
+                             headers={"content-type": "application/grpc", "te": "trailers",
+                                      "authorization": f"Bearer {token}"})
+    if answer.status_code != 200 or len(answer.content) <= 5:
+        raise BenchError(f"the gRPC check call got HTTP {answer.status_code} and {len(answer.content)} body bytes, "
+                         "not a GetOrganization answer")
+
+
+def parse_h2load(text: str) -> LoadResult:
+    """Read h2load's summary: requests done, the time they took, failures and non-2xx answers."""
+    finished = re.search(r"finished in ([\d.]+)(ms|s),", text)
+    done = re.search(r"requests: \d+ total, \d+ started, (\d+) done, (\d+) succeeded, (\d+) failed, (\d+) errored, "
+                     r"(\d+) timeout", text)
+    if finished is None or done is None:
+        raise BenchError(f"cannot read h2load's output:\n{text[-2000:]}")
+    seconds = float(finished.group(1)) / (1000 if finished.group(2) == "ms" else 1)
+    _, succeeded, failed, errored, timeouts = map(int, done.groups())
+    return LoadResult(succeeded, seconds, non_2xx=failed, socket_errors=errored + timeouts)
+
+
+def h2load_grpc(port: int, token: str, org_id: str, in_flight: int, seconds: float) -> LoadResult:
+    check_call(port, token, org_id)
+    with tempfile.NamedTemporaryFile("wb", suffix=".bin", delete=False) as body:
+        body.write(framed_request(org_id))
+    try:
+        cmd = ["h2load", "-c", "1", "-m", str(in_flight), "-t", "1", "-D", str(max(1, math.ceil(seconds))),
+               "-d", body.name, "-H", "content-type: application/grpc", "-H", "te: trailers",
+               "-H", f"authorization: Bearer {token}", f"http://127.0.0.1:{port}{GET_ORGANIZATION}"]
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 60, check=False)
+    finally:
+        Path(body.name).unlink()
+    if done.returncode != 0:
+        raise BenchError(f"h2load failed: {done.stderr[-2000:]}")
+    return parse_h2load(done.stdout)
 
 
 def _grpc_child() -> None:
@@ -34,8 +98,6 @@ def _grpc_child() -> None:
     import threading
 
     import grpc
-
-    from ..protobuf import str_field
 
     port, token, org_id = sys.argv[1], sys.argv[2], sys.argv[3]
     in_flight, seconds = int(sys.argv[4]), float(sys.argv[5])

@@ -14,7 +14,7 @@ import jwt
 
 from ..server import MockServer
 from .children import ServedMock, plans, send, served_mock
-from .grpcload import grpc_available, grpc_load
+from .grpcload import grpc_generator, grpc_load
 from .report import Load, LoadResult, Report
 
 
@@ -93,7 +93,7 @@ def grpc_face_jobs(load: Load, served: ServedMock) -> dict[str, Callable[[float]
     token = json.loads(send(served.port, plan["token"][0])[1])["access_token"]
     org = plan["protected"][0].path.rsplit("/", 1)[1]
     jobs = {"token_c16_grpc_face": lambda s: load(served.url, plan["token"], 16, s)}
-    if grpc_available():
+    if grpc_generator() is not None:
         jobs["grpc_get_c16"] = lambda s: grpc_load(served.port, token, org, 16, s)
     return jobs
 
@@ -126,6 +126,9 @@ def measure_throughput(report: Report, load: Load, seconds: float, rounds: int) 
     if "grpc_get_c16" in report.figures:
         report.compare("grpc_get_c16", "api_protected_c16")
         report.figures["grpc_get_c16"].unit = "call/s"
-        report.figures["grpc_get_c16"].note += "; grpcio client in one process: generator-bound (a floor)"
+        report.figures["grpc_get_c16"].note += (
+            "; h2load, 1 connection (as an SDK keeps)" if grpc_generator() == "h2load" else
+            "; grpcio client in one process (no h2load): generator-bound, a floor")
     else:
-        report.meta["grpc"] = "not measured: grpcio is not installed (pip install 'scalekit-mock[drivers]')"
+        report.meta["grpc"] = ("not measured: neither h2load (apt-get install nghttp2-client) nor grpcio "
+                               "(pip install 'scalekit-mock[drivers]') is installed")
