@@ -64,7 +64,12 @@ class AsgiDispatcher:
             answer = GrpcAnswer(8, "the request message is larger than 4 MiB")  # RESOURCE_EXHAUSTED
         else:
             try:
-                answer = await loop.run_in_executor(self.pool, self.grpc.serve, scope["path"], scope["headers"], body)
+                if self.grpc.control.faults:  # a fault may delay or hang: off the event loop
+                    answer = await loop.run_in_executor(self.pool, self.grpc.serve, scope["path"], scope["headers"],
+                                                        body)
+                else:  # pure computation (a cached token check, a journal entry): no thread hop. A blocking
+                    # fault queued meanwhile is left for the next call, which goes to the pool.
+                    answer = self.grpc.serve(scope["path"], scope["headers"], body, may_block=False)
             except DroppedConnection as exc:
                 answer = GrpcAnswer(GRPC_UNAVAILABLE, f"the connection was dropped ({exc})")
         await send({"type": "http.response.start", "status": 200, "trailers": True,

@@ -20,6 +20,9 @@ _FRAMING_HEADERS = frozenset({"connection", "content-length", "keep-alive", "pro
                               "proxy-authorization", "te", "trailers", "transfer-encoding", "upgrade"})
 
 
+BLOCKING = frozenset({"delay", "hang", "drop"})  # faults that wait, or end the exchange from the serving thread
+
+
 @dataclass(frozen=True)
 class Fault:
     """What to do to the next ``count`` requests to ``endpoint`` (optionally only under ``path``).
@@ -139,18 +142,24 @@ class FaultQueue:
             self._remaining[fault.id] = fault.count
         return fault
 
-    def take(self, endpoint: str, method: str, path: str) -> Fault | None:
+    def take(self, endpoint: str, method: str, path: str, skip: frozenset[str] = frozenset()) -> Fault | None:
+        """The first queued fault for this request, counted down; faults of a kind in ``skip`` are left for
+        a later request."""
         if not self._faults:  # the common case costs no lock
             return None
         with self._lock:
             for fault in self._faults:
-                if fault.matches(endpoint, method, path):
+                if fault.kind not in skip and fault.matches(endpoint, method, path):
                     self._remaining[fault.id] -= 1
                     if self._remaining[fault.id] <= 0:
                         self._faults.remove(fault)
                         del self._remaining[fault.id]
                     return fault
         return None
+
+    def __bool__(self) -> bool:
+        """Whether any fault is queued (read without the lock: a hint, ``take`` decides)."""
+        return bool(self._faults)
 
     def pending(self) -> list[dict[str, Any]]:
         with self._lock:

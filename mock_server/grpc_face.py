@@ -26,7 +26,7 @@ from urllib.parse import quote
 from . import protobuf
 from .api import authenticate
 from .errors import ApiError
-from .faults import Fault
+from .faults import BLOCKING, Fault
 from .journal import JournalEntry
 
 if TYPE_CHECKING:
@@ -91,13 +91,17 @@ class GrpcFace:
         self.middleware = middleware
         self.control = middleware.control
 
-    def serve(self, path: str, headers: Sequence[tuple[bytes, bytes]], body: bytes) -> GrpcAnswer:
+    def serve(self, path: str, headers: Sequence[tuple[bytes, bytes]], body: bytes,
+              may_block: bool = True) -> GrpcAnswer:
         """Answer the call to ``path`` (``/package.Service/Method``); raises the middleware's drop error
-        for a ``drop`` or ``hang`` fault (``asgi.py`` then answers ``UNAVAILABLE``, see there)."""
+        for a ``drop`` or ``hang`` fault (``asgi.py`` then answers ``UNAVAILABLE``, see there).
+
+        ``may_block=False`` (called on the event loop) leaves delay, hang and drop faults queued for a
+        later call, which the dispatcher then serves from a thread."""
         metadata = Metadata(headers)
         entry = self._entry(path, metadata)
         try:
-            answer = self._answer(path, metadata, body, entry)
+            answer = self._answer(path, metadata, body, entry, frozenset() if may_block else BLOCKING)
         except ApiError as error:
             answer = self._error(error, entry)
         except self.middleware.drop_error:
@@ -111,7 +115,8 @@ class GrpcFace:
         self.middleware.record(entry)
         return answer
 
-    def _answer(self, path: str, metadata: Metadata, body: bytes, entry: JournalEntry) -> GrpcAnswer:
+    def _answer(self, path: str, metadata: Metadata, body: bytes, entry: JournalEntry,
+                skip: frozenset[str]) -> GrpcAnswer:
         plane = self.control
         route = plane.routes.by_rpc(path[1:])
         if route is None:
@@ -119,7 +124,7 @@ class GrpcFace:
         entry.extra["rpc"] = route.rpc
         message = unframe(body)
         request = decode_request(route.method_name, message)
-        fault = plane.faults.take("api", route.row.method, _rest_path(route.row.template, request))
+        fault = plane.faults.take("api", route.row.method, _rest_path(route.row.template, request), skip)
         if fault is not None:
             entry.fault = fault.describe()
             self._play(fault, entry)

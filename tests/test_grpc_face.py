@@ -250,3 +250,22 @@ def test_a_long_lived_connection_is_answered_past_a_thousand_calls(mock: MockSer
     for _ in range(1005):
         stub(b"", metadata=metadata, timeout=10)
     assert len(mock.journal(endpoint="api", limit=2000)) == 1005
+
+
+def test_calls_served_on_the_event_loop_leave_blocking_faults_for_the_pool() -> None:
+    """The dispatcher serves a call inline only when no fault is queued; a delay/hang/drop queued in the
+    meantime must not block the loop: it stays queued, for the next call (served from the pool)."""
+    from mock_server.grpc_face import GrpcFace
+
+    mock = MockServer(grpc=True)
+    face = GrpcFace(mock.app.wsgi_app)  # the journal middleware
+    token = mock.control.issuer.issue(mock.control.policy, mock.default_client, None, mock.now()).access_token
+    headers = [(b"authorization", f"Bearer {token}".encode())]
+    mock.add_fault("drop", endpoint="api")
+    answer = face.serve(LIST, headers, b"\x00\x00\x00\x00\x00", may_block=False)
+    assert answer.code == 0 and len(mock.control.list_faults()) == 1
+    with pytest.raises(mock.app.wsgi_app.drop_error):
+        face.serve(LIST, headers, b"\x00\x00\x00\x00\x00")
+    assert mock.control.list_faults() == []
+    mock.add_fault("forbidden", endpoint="api")  # not blocking: taken inline as usual
+    assert face.serve(LIST, headers, b"\x00\x00\x00\x00\x00", may_block=False).code == 7
