@@ -33,8 +33,6 @@ from ..driverkit import (
 )
 
 
-# RFC 6749 §5.2 error codes. authlib raises them without the HTTP status of the token response;
-# §5.2 ties invalid_client to 401 and the others to 400.
 @dataclass(frozen=True)
 class Client:
     session: OAuth2Session
@@ -62,6 +60,7 @@ class AuthlibSessionAdapter(Adapter):
             # accepted but cannot use
             return ClientFailure(None, "invalid_response", f"{type(exc).__name__}: {exc}")
         if isinstance(exc, OAuthError):
+            # authlib keeps the RFC 6749 §5.2 error code of a failed token request, not its HTTP status
             status = OAUTH_ERROR_STATUS.get(str(exc.error))
             if status is not None:
                 return failure_for_status(status, f"token endpoint: {exc}")

@@ -39,9 +39,8 @@ from ..driverkit import (
 )
 
 
-# RFC 6749 §5.2 error codes. httpx-auth raises InvalidGrantRequest for any error status of the token
-# endpoint without keeping the status; its message starts with the error code when the body has one,
-# and §5.2 ties invalid_client to 401 and the other codes to 400.
+# httpx-auth raises InvalidGrantRequest for any error status of the token endpoint without keeping the
+# status; its message starts with the RFC 6749 §5.2 error code when the body has one (OAUTH_ERROR_STATUS).
 class HttpxAuthAdapter(Adapter):
     name = "httpx-auth OAuth2ClientCredentials"
     version = version("httpx-auth")
