@@ -3,7 +3,9 @@
 Hypercorn serves this app. A request with ``content-type: application/grpc`` over HTTP/2 goes to
 ``GrpcFace``; every other request is handed to the same WSGI application waitress serves (journal,
 faults, token endpoint, API, Flask views), run on a thread pool so a delayed or hung request never
-blocks the event loop. Both kinds run their core work on that pool: the core is synchronous.
+blocks the event loop. A gRPC call is served on the loop itself while no fault is queued (its work is a
+cached token check and a journal entry: a thread hop would cost more), else on the pool too. A message
+over 4 MiB gets RESOURCE_EXHAUSTED without reaching the face (and without a journal entry).
 
 A ``drop`` fault can't close an ASGI connection with no answer at all, as waitress does. Over HTTP/1.1
 the app sends a 502 head promising one body byte and ends the stream: hypercorn closes the connection
