@@ -10,6 +10,7 @@ import pytest
 
 from contract_tests.client.checks import IDS
 from contract_tests.client.results import SuiteReport
+from contract_tests.pytest_plugin import judge
 
 
 @pytest.mark.parametrize("check_id", IDS)
@@ -17,15 +18,6 @@ def test_client_check(check_id: str, scalekit_conformance_report: SuiteReport | 
     report = scalekit_conformance_report
     if report is None:
         pytest.skip("no --scalekit-driver given: pass --scalekit-driver \"CMD\" to check a client through its driver")
-    try:
-        result = report.result(check_id)
-    except KeyError:
+    if check_id not in {r.id for r in report.results}:
         pytest.skip(f"{check_id} was not selected (--scalekit-only)")
-    if result.outcome == "skipped":
-        pytest.skip(result.message)
-    if result.outcome == "error":
-        pytest.fail(f"{check_id}: driver or protocol error: {result.message}", pytrace=False)
-    if result.outcome == "failed" and result.level == "SHOULD" and not report.strict:
-        pytest.xfail(f"{check_id} (SHOULD, required only with --scalekit-strict): {result.message}")
-    if result.outcome == "failed":
-        pytest.fail(f"{check_id} ({result.level}): {result.message}", pytrace=False)
+    judge(report, check_id, subject="driver")

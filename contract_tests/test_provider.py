@@ -9,6 +9,7 @@ from __future__ import annotations
 import pytest
 
 from contract_tests.provider import IDS
+from contract_tests.pytest_plugin import judge
 from contract_tests.results import SuiteReport
 
 
@@ -19,12 +20,4 @@ def test_provider_check(check_id: str, scalekit_provider_selection: list[str], r
     report: SuiteReport = request.getfixturevalue("scalekit_provider_report")  # run once, for the selected checks
     if report.startup_error is not None:
         pytest.fail(f"the target cannot be checked: {report.startup_error}", pytrace=False)
-    result = report.result(check_id)
-    if result.outcome == "skipped":
-        pytest.skip(result.message)
-    if result.outcome == "error":
-        pytest.fail(f"{check_id}: target or suite error: {result.message}", pytrace=False)
-    if result.outcome == "failed" and result.level == "SHOULD" and not report.strict:
-        pytest.xfail(f"{check_id} (SHOULD, required only with --scalekit-strict): {result.message}")
-    if result.outcome == "failed":
-        pytest.fail(f"{check_id} ({result.level}): {result.message}", pytrace=False)
+    judge(report, check_id, subject="target")

@@ -3,27 +3,36 @@
 ``scalekit_mock`` is the running ``MockServer``, reset before each test; ``scalekit_env`` also sets
 ``SCALEKIT_ENVIRONMENT_URL``, ``SCALEKIT_CLIENT_ID`` and ``SCALEKIT_CLIENT_SECRET`` for the test.
 Override ``scalekit_mock_config`` in your conftest to configure the server.
+
+pytest loads this module in every run of an environment where the package is installed: it imports the
+server only when a fixture is used.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import pytest
 
-from .config import MockConfig
-from .server import MockServer
+if TYPE_CHECKING:
+    from .config import MockConfig
+    from .server import MockServer
 
 
 @pytest.fixture(scope="session")
 def scalekit_mock_config() -> MockConfig:
     """The configuration of the session's mock; override it in a conftest to change clients etc."""
+    from .config import MockConfig
+
     return MockConfig()
 
 
 @pytest.fixture(scope="session")
 def scalekit_mock_server(scalekit_mock_config: MockConfig) -> Iterator[MockServer]:
     """The session's mock server, started once (use ``scalekit_mock`` in tests: it resets it)."""
+    from .server import MockServer
+
     with MockServer(scalekit_mock_config) as server:
         yield server
 

@@ -20,13 +20,6 @@ from importlib.metadata import version
 from typing import Any
 
 import httpx
-from httpx_auth import (
-    GrantNotProvided,
-    InvalidGrantRequest,
-    InvalidToken,
-    OAuth2ClientCredentials,
-    TokenExpiryNotProvided,
-)
 
 from ..driverkit import (
     OAUTH_ERROR_STATUS,
@@ -35,8 +28,20 @@ from ..driverkit import (
     classify_exception,
     failure_for_status,
     json_body,
+    missing_extra,
     run,
 )
+
+try:  # the client under test comes with the drivers extra
+    from httpx_auth import (
+        GrantNotProvided,
+        InvalidGrantRequest,
+        InvalidToken,
+        OAuth2ClientCredentials,
+        TokenExpiryNotProvided,
+    )
+except ImportError as exc:
+    missing_extra("contract_tests.drivers.httpx_auth_cc", exc)
 
 
 # httpx-auth raises InvalidGrantRequest for any error status of the token endpoint without keeping the

@@ -49,11 +49,14 @@ from urllib.parse import parse_qs, urlsplit
 os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
 os.environ.pop("GRPC_TRACE", None)
 
-import grpc  # after the environment above: grpc reads it when it loads
-from scalekit import ScalekitClient
-from scalekit.common.exceptions import ScalekitException, ScalekitServerException
+from ..driverkit import Adapter, ClientFailure, classify_exception, failure_for_status, missing_extra, run
 
-from ..driverkit import Adapter, ClientFailure, classify_exception, failure_for_status, run
+try:  # the SDK (and grpc) come with the drivers extra; grpc after the environment above: it reads it when it loads
+    import grpc
+    from scalekit import ScalekitClient
+    from scalekit.common.exceptions import ScalekitException, ScalekitServerException
+except ImportError as exc:
+    missing_extra("contract_tests.drivers.python_sdk", exc)
 
 # protobuf ships without type information; reached through importlib so mypy sees Any.
 json_format: Any = importlib.import_module("google.protobuf.json_format")

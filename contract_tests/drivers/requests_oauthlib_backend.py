@@ -25,23 +25,27 @@ from dataclasses import dataclass
 from importlib.metadata import version
 from typing import Any
 
-from oauthlib.oauth2 import (
-    BackendApplicationClient,
-    InsecureTransportError,
-    MissingTokenError,
-    OAuth2Error,
-    TokenExpiredError,
-)
-from requests_oauthlib import OAuth2Session
-
 from ..driverkit import (
     Adapter,
     ClientFailure,
     classify_exception,
     failure_for_status,
     json_body,
+    missing_extra,
     run,
 )
+
+try:  # the client under test comes with the drivers extra
+    from oauthlib.oauth2 import (
+        BackendApplicationClient,
+        InsecureTransportError,
+        MissingTokenError,
+        OAuth2Error,
+        TokenExpiredError,
+    )
+    from requests_oauthlib import OAuth2Session
+except ImportError as exc:
+    missing_extra("contract_tests.drivers.requests_oauthlib_backend", exc)
 
 
 @dataclass(frozen=True)
