@@ -3,17 +3,25 @@
 The client suite checks an API client (any language) through a small driver program that speaks the JSON-lines
 driver protocol (docs/driver-protocol.md) against a local Scalekit mock. The provider suite checks a server -- the
 mock, or your live Scalekit environment -- against the documented contract, records what a live one answers and
-reports how the mock drifts from it (docs/provider-contract.md). Exit codes: 0 conforming, 1 a MUST check failed
-(or a SHOULD check, with --strict; or drift found), 2 usage, driver, protocol or target error.
+reports how the mock drifts from it (docs/provider-contract.md).
+
+Exit codes: 0 conforming; 1 a MUST check failed (or a SHOULD check, with --strict; or drift found); 2 usage,
+driver, protocol or target error; 3 incomplete (a check that counts did not run, for a reason you can fix);
+130 interrupted.
 """
 
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 import textwrap
+import threading
 from collections.abc import Sequence
 from pathlib import Path
+from types import FrameType
+
+from mock_server.cli import package_version, parse
 
 from . import matrix as matrix_mod
 from . import report as render
@@ -21,6 +29,7 @@ from .client.checks import CATALOGUE
 from .client.runner import UsageError, run_suite
 from .drivers.catalog import SHIPPED
 from .provider import cli as provider_cli
+from .results import EXIT_CODES_TEXT, EXIT_INTERRUPTED
 
 USAGE_ERROR = 2
 
@@ -37,8 +46,8 @@ def _add_client(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
         description="Start a mock Scalekit environment on 127.0.0.1, start the driver command once per check "
         "(with SCALEKIT_ENVIRONMENT_URL, SCALEKIT_CLIENT_ID and SCALEKIT_CLIENT_SECRET set) and run the checks "
         "through it. Checks needing a capability the driver does not offer are skipped.",
-        epilog="exit codes: 0 conforming; 1 a MUST check failed (or a SHOULD check with --strict); "
-        "2 usage error, or the driver broke the protocol\n\nchecks (--list prints them):\n"
+        epilog=EXIT_CODES_TEXT.format(subject="driver (it did not start, or broke the protocol)")
+        + "\n\nchecks (--list prints them):\n"
         + textwrap.indent(_catalogue_text(), "  "))
     client.add_argument("--driver", metavar="CMD", help='the driver command, split like a shell would, e.g. '
                         '"python -m contract_tests.drivers.reference" or "node driver.js"')
@@ -73,10 +82,13 @@ def _add_client(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="scalekit-conformance", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {package_version()}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="SUITE")
     _add_client(commands)
     provider_cli.add_parser(commands)
     _add_matrix(commands)
+    for command in commands.choices.values():
+        command.set_defaults(command_parser=command)
     return parser
 
 
@@ -144,7 +156,7 @@ def run_client(args: argparse.Namespace) -> int:
     try:
         report = run_suite(args.driver, only=args.only, skip=args.skip, strict=args.strict, op_timeout=args.timeout,
                            hang_bound=args.hang_bound, reuse_driver=args.reuse_driver, live=args.live,
-                           grpc=args.grpc, tls=args.tls)
+                           grpc=args.grpc, tls=args.tls, on_result=render.print_progress)
     except UsageError as exc:
         print(f"scalekit-conformance client: {exc}", file=sys.stderr)
         return USAGE_ERROR
@@ -155,9 +167,24 @@ def run_client(args: argparse.Namespace) -> int:
 SUITES = {"client": run_client, "provider": provider_cli.run, "matrix": run_matrix_command}
 
 
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt  # SIGTERM ends a run as Ctrl-C does: the checks done so far are reported
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    return SUITES[args.command](args)
+    args = parse(build_parser(), sys.argv[1:] if argv is None else argv)
+    in_main = threading.current_thread() is threading.main_thread()  # signal handlers can only be set there
+    previous = signal.signal(signal.SIGTERM, _interrupt) if in_main else None
+    try:
+        return SUITES[args.command](args)
+    except KeyboardInterrupt:  # before any check ran (starting the mock or the driver): nothing to report
+        print(f"scalekit-conformance {args.command}: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    finally:
+        if in_main:
+            signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":

@@ -18,9 +18,19 @@ import socket
 import sys
 import time
 from collections.abc import Callable, Mapping
-from typing import IO, Any
+from typing import IO, Any, NoReturn
 
 PROTOCOL_VERSION = 1
+
+
+EXIT_MISSING_EXTRA = 2
+
+
+def missing_extra(driver: str, exc: ImportError, extra: str = "drivers") -> NoReturn:
+    """A driver whose client comes with an extra exits here when the client is not installed: one line on
+    stderr saying which extra (the suite shows it as why the driver did not start), exit status 2."""
+    print(f"{driver} needs the {extra!r} extra: pip install 'scalekit-mock[{extra}]' ({exc})", file=sys.stderr)
+    raise SystemExit(EXIT_MISSING_EXTRA)
 
 
 class ClientFailure(Exception):
@@ -115,15 +125,18 @@ class Adapter:
 
 
 class _Clock:
-    """``advance_time`` through time-machine, when it is installed."""
+    """``advance_time`` through time-machine; ``missing`` says why it is not offered, when it is not."""
 
     def __init__(self, enabled: bool = True) -> None:
         self._traveller: Any = None
+        self.missing = ""
         if not enabled:
+            self.missing = "the adapter says its client's clock cannot be moved (fake_clock = False)"
             return
         try:
             import time_machine
-        except ImportError:
+        except ImportError as exc:
+            self.missing = f"time-machine cannot be imported in the driver's Python ({exc}): pip install time-machine"
             return
         self._traveller = time_machine.travel(time.time(), tick=True).start()
 
@@ -150,7 +163,11 @@ class Loop:
 
     def hello(self, _: dict[str, Any]) -> dict[str, Any]:
         caps = (["advance_time"] if self.clock.available else []) + (["concurrent"] if self.adapter.concurrent else [])
-        return {"name": self.adapter.name, "version": self.adapter.version, "capabilities": caps}
+        unavailable = {} if self.clock.available else {"advance_time": self.clock.missing}
+        if not self.adapter.concurrent:
+            unavailable["concurrent"] = "the adapter says its client is not safe to share between threads"
+        return {"name": self.adapter.name, "version": self.adapter.version, "capabilities": caps,
+                "unavailable": unavailable}
 
     def new_client(self, _: dict[str, Any]) -> dict[str, Any]:
         self.client = None
@@ -181,7 +198,7 @@ class Loop:
 
     def advance_time(self, request: dict[str, Any]) -> dict[str, Any]:
         if not self.clock.available:
-            raise ClientFailure(None, "unsupported", "advance_time needs time-machine")
+            raise ClientFailure(None, "unsupported", f"advance_time is not offered: {self.clock.missing}")
         self.clock.advance(float(request["seconds"]))
         return {}
 

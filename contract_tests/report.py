@@ -18,10 +18,29 @@ def _cut(text: str, width: int) -> str:
 
 
 def _verdict(report: SuiteReport) -> str:
+    """The verdict line, last, after a line on what did not run when something did not."""
     s = report.summary()
     mode = " (strict: SHOULD failures count)" if report.strict else ""
-    return (f"{s['passed']} passed, {s['failed']} failed, {s['skipped']} skipped, {s['error']} error(s) "
+    line = (f"{s['passed']} passed, {s['failed']} failed, {s['skipped']} skipped, {s['error']} error(s) "
             f"in {s['duration']:.1f} s: {s['verdict']}{mode}, exit code {s['exit_code']}")
+    if report.interrupted:
+        return f"interrupted after {len(report.results)} of {report.planned} check(s): the rest did not run\n{line}"
+    if report.not_run:
+        return ("did not run, though they count towards the verdict (the reason is beside each): "
+                + ", ".join(r.id for r in report.not_run) + "\n" + line)
+    return line
+
+
+def progress_line(result: CheckResult, done: int, total: int) -> str:
+    """One line as a check finishes, for the terminal while the run goes on."""
+    width = len(str(total))
+    return (f"[{done:>{width}}/{total}] {result.id:<30} {result.level:<6} {result.outcome:<7} "
+            f"{result.duration:5.1f} s  {_cut(result.reason, REASON_WIDTH - 30)}").rstrip()
+
+
+def print_progress(result: CheckResult, done: int, total: int) -> None:
+    """The CLIs' ``on_result``: a progress line on stderr, so stdout keeps only the report."""
+    print(progress_line(result, done, total), file=sys.stderr, flush=True)
 
 
 def table(report: SuiteReport) -> str:

@@ -80,7 +80,7 @@ from contract_tests import driverkit
 from contract_tests.drivers.reference import ReferenceAdapter
 class PlainAdapter(ReferenceAdapter):
     concurrent = False
-driverkit._Clock.available = property(lambda self: False)
+    fake_clock = False
 sys.exit(driverkit.run(PlainAdapter()))
 """
 
@@ -157,6 +157,22 @@ def test_run_suite_skips_checks_needing_a_missing_capability(tmp_path: Path) -> 
     assert [r.outcome for r in report.results] == ["skipped", "skipped"]
     assert "needs the capability advance_time" in report.result("REFRESH-AFTER-LIFETIME").message
     assert report.driver == DriverOnTarget("fake ok", "0", (), target="mock")
+    # A MUST check that did not run leaves the verdict incomplete, never conforming.
+    assert report.exit_code == 3 and report.summary()["verdict"] == "incomplete"
+    assert report.summary()["not_run"] == ["REFRESH-AFTER-LIFETIME"]
+
+
+def test_cli_run_with_a_skipped_must_check_is_incomplete_exit_3(tmp_path: Path,
+                                                                capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["client", "--driver", driver_script(tmp_path, "ok"), "--only", "REFRESH-AFTER-LIFETIME",
+                 "--report-json", str(tmp_path / "r.json")])
+    out = capsys.readouterr().out
+    assert code == 3
+    assert out.splitlines()[-1].endswith("incomplete, exit code 3")
+    assert out.splitlines()[-2] == ("did not run, though they count towards the verdict (the reason is beside "
+                                    "each): REFRESH-AFTER-LIFETIME")
+    summary = json.loads((tmp_path / "r.json").read_text())["summary"]
+    assert summary["verdict"] == "incomplete" and summary["exit_code"] == 3
 
 
 @pytest.mark.parametrize(("kwargs", "message"), [
@@ -242,7 +258,10 @@ def test_run_suite_without_capabilities_skips_time_checks_and_runs_the_state_mac
     assert report.driver.capabilities == ()
     assert {r.id: r.outcome for r in report.results} == {
         "REFRESH-BEFORE-EXPIRY": "skipped", "CACHE-CONCURRENT-COLD": "skipped", "STATE-MACHINE": "passed"}
-    assert report.exit_code == 0
+    assert report.exit_code == 0  # the skipped checks are SHOULD ones: without --strict they do not count
+    # The skip reason names the real cause, as the driver gave it in hello's "unavailable".
+    assert "fake_clock = False" in report.result("REFRESH-BEFORE-EXPIRY").message
+    assert "not safe to share between threads" in report.result("CACHE-CONCURRENT-COLD").message
 
 
 # -- reports --------------------------------------------------------------------------------------
@@ -301,11 +320,34 @@ def test_report_table_shows_one_line_per_check_and_the_verdict() -> None:
     ([("MUST", "passed"), ("SHOULD", "failed")], True, 1),
     ([("MUST", "failed"), ("SHOULD", "passed")], False, 1),
     ([("MUST", "failed"), ("SHOULD", "error")], False, 2),
-    ([("MUST", "skipped")], True, 0),
+    ([("MUST", "skipped")], False, 3),
+    ([("MUST", "passed"), ("SHOULD", "skipped")], False, 0),
+    ([("MUST", "passed"), ("SHOULD", "skipped")], True, 3),
+    ([("MUST", "failed"), ("MUST", "skipped")], False, 1),
+    ([("MUST", "n/a")], True, 0),
 ])
 def test_suite_report_exit_code(outcomes: list[tuple[str, str]], strict: bool, code: int) -> None:
-    results = [CheckResult(f"C{n}", level, outcome) for n, (level, outcome) in enumerate(outcomes)]
+    results = [CheckResult(f"C{n}", level, "skipped", not_applicable=True) if outcome == "n/a"
+               else CheckResult(f"C{n}", level, outcome) for n, (level, outcome) in enumerate(outcomes)]
     assert SuiteReport(DriverInfo("d", "", ()), "d", results, strict=strict).exit_code == code
+
+
+def test_suite_report_collect_reports_progress_and_ends_on_ctrl_c() -> None:
+    # Given a run whose third check is interrupted by Ctrl-C
+    seen: list[tuple[str, int, int]] = []
+
+    def run_one(check_id: str) -> CheckResult:
+        if check_id == "C2":
+            raise KeyboardInterrupt
+        return CheckResult(check_id, "MUST", "passed")
+
+    report = SuiteReport(DriverInfo("d", "", ()), "d")
+    report.collect(["C0", "C1", "C2", "C3"], run_one, lambda r, done, total: seen.append((r.id, done, total)))
+    # Then the checks done so far are kept, each was told as it finished, and the verdict says interrupted
+    assert seen == [("C0", 1, 4), ("C1", 2, 4)]
+    assert [r.id for r in report.results] == ["C0", "C1"]
+    assert report.interrupted and report.exit_code == 130
+    assert "interrupted after 2 of 4 check(s)" in render.table(report)
 
 
 # -- the CLI --------------------------------------------------------------------------------------
@@ -349,6 +391,23 @@ def test_cli_exit_code_for_failing_and_broken_drivers(tmp_path: Path, mode: str,
     argv = ["client", "--driver", driver_script(tmp_path, mode), "--only", "CACHE-SEQUENTIAL", "--timeout", "1"]
     assert main(argv) == code
     assert f"--- CACHE-SEQUENTIAL (MUST, {'failed' if code == 1 else 'error'})" in capsys.readouterr().out
+
+
+def test_cli_prints_progress_and_sigterm_reports_the_checks_done_exit_130() -> None:
+    # Given a run of three checks, printing a progress line on stderr as each finishes
+    argv = [sys.executable, "-m", "contract_tests.cli", "client", "--driver", REFERENCE,
+            "--only", "FMT-TOKEN-REQUEST", "CACHE-SEQUENTIAL", "SEC-SECRET-NOT-LOGGED"]
+    with subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as run:
+        assert run.stderr is not None and run.stdout is not None
+        first = run.stderr.readline()
+        # When it is sent SIGTERM once the first check is done
+        run.terminate()
+        out, err = run.communicate(timeout=60)
+    # Then it ends with exit code 130, the done checks in the table, and no traceback
+    assert first.startswith("[1/3] FMT-TOKEN-REQUEST") and "passed" in first
+    assert run.returncode == 130, err
+    assert "Traceback" not in err + out
+    assert "FMT-TOKEN-REQUEST" in out and "interrupted after" in out and "of 3 check(s)" in out
 
 
 def test_cli_runs_as_a_module_and_documents_the_suites() -> None:

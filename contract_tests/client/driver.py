@@ -53,6 +53,16 @@ class DriverInfo:
     name: str
     version: str
     capabilities: tuple[str, ...]
+    # Why the driver does not offer a capability, as it says itself (hello's optional ``unavailable``).
+    unavailable: tuple[tuple[str, str], ...] = ()
+
+    def why_not(self, missing: Sequence[str]) -> str:
+        """A skip reason for a check needing ``missing``: the real cause where the driver named one."""
+        told = dict(self.unavailable)
+        causes = "; ".join(f"{cap}: {told[cap]}" for cap in missing if cap in told)
+        offered = ", ".join(self.capabilities) or "none"
+        return (f"needs the capability {', '.join(missing)}, which the driver does not offer "
+                f"({causes or 'it offers: ' + offered})")
 
     # What a client suite's report says of its subject (contract_tests.results.Subject).
     def describe(self) -> str:
@@ -310,5 +320,10 @@ def _hello_info(answer: Mapping[str, Any]) -> DriverInfo:
     name, version, caps = answer.get("name"), answer.get("version"), answer.get("capabilities", [])
     if not isinstance(caps, list) or not all(isinstance(c, str) for c in caps):
         raise ProtocolError("'hello' must answer 'capabilities' as a list of strings")
-    return DriverInfo(str(name or "unnamed driver"), str(version or ""), tuple(c for c in caps if c in CAPABILITIES))
+    unavailable = answer.get("unavailable", {})
+    if not isinstance(unavailable, dict):
+        raise ProtocolError("'hello' must answer 'unavailable', when present, as an object")
+    why = tuple((str(cap), str(reason)) for cap, reason in unavailable.items() if cap in CAPABILITIES)
+    return DriverInfo(str(name or "unnamed driver"), str(version or ""), tuple(c for c in caps if c in CAPABILITIES),
+                      why)
 

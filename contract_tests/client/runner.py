@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 
 from mock_server import MockError, MockServer
 
-from ..results import CheckFailure
+from ..results import CheckFailure, OnResult
 from .checks import Check, select
 from .context import CheckContext, Launcher, RunLog, SuiteOptions
 from .driver import DriverError, DriverInfo, DriverProcess, DriverTimeout, ProtocolError
@@ -34,13 +34,16 @@ class UsageError(ValueError):
 def run_suite(driver: str, *, only: Sequence[str] | None = None, skip: Sequence[str] | None = None,
               strict: bool = False, op_timeout: float = 30.0, hang_bound: float = 10.0,
               reuse_driver: bool = False, live: bool = False, environ: Mapping[str, str] | None = None,
-              grpc: bool = False, tls: bool = False) -> SuiteReport:
+              grpc: bool = False, tls: bool = False,
+              on_result: OnResult | None = None) -> SuiteReport:
     """Run the selected checks (all by default) against the driver started by the command ``driver``.
 
     ``live``: against the environment the ``SCALEKIT_*`` variables of ``environ`` (default
     ``os.environ``) name, through a journaling proxy, instead of a local mock.
     ``grpc``: the mock serves its gRPC face too (for SDKs calling the API over gRPC); ``tls``: over HTTPS
     with a throwaway CA the driver trusts through ``SSL_CERT_FILE`` and its siblings (``MockServer.trust_env``).
+    ``on_result`` is told each check's result as it finishes. Ctrl-C ends the run with the checks done so far
+    (``report.interrupted``).
     """
     try:
         checks = select(only, skip)
@@ -58,7 +61,7 @@ def run_suite(driver: str, *, only: Sequence[str] | None = None, skip: Sequence[
         raise UsageError(str(exc)) from exc
     started = time.monotonic()
     with server as mock:
-        report = _Run(argv, mock, options).run(checks, driver)
+        report = _Run(argv, mock, options, on_result).run(checks, driver)
     report.duration = time.monotonic() - started
     return report
 
@@ -66,8 +69,10 @@ def run_suite(driver: str, *, only: Sequence[str] | None = None, skip: Sequence[
 class _Run:
     """One run: the driver's self-description, then each check in turn."""
 
-    def __init__(self, argv: list[str], mock: MockServer, options: SuiteOptions) -> None:
+    def __init__(self, argv: list[str], mock: MockServer, options: SuiteOptions,
+                 on_result: OnResult | None = None) -> None:
         self.mock = mock
+        self.on_result = on_result
         self.options = options
         self.log = RunLog()
         self.launcher = Launcher(argv, mock, options, self.log)
@@ -97,7 +102,7 @@ class _Run:
         else:
             probe.close()
         try:
-            report.results = [self.run_check(check, info) for check in checks]
+            report.collect(checks, lambda check: self.run_check(check, info), self.on_result)
         finally:
             if self.shared is not None:
                 self.shared.close()
@@ -106,12 +111,10 @@ class _Run:
     def run_check(self, check: Check, info: DriverInfo) -> CheckResult:
         if self.live and check.not_live:
             reason = f"not run against a live environment: {check.not_live}"
-            return CheckResult(check.id, check.level, "skipped", reason)
+            return CheckResult(check.id, check.level, "skipped", reason, not_applicable=True)
         missing = sorted(check.needs - set(info.capabilities))
         if missing:
-            offered = ", ".join(info.capabilities) or "none"
-            return CheckResult(check.id, check.level, "skipped",
-                               f"needs the capability {', '.join(missing)}; the driver offers: {offered}")
+            return CheckResult(check.id, check.level, "skipped", info.why_not(missing))
         started = time.monotonic()
         if self.shared is not None and not self.shared.alive:  # it hung or broke in an earlier check
             self.shared.kill()

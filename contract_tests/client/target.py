@@ -87,7 +87,8 @@ class DriverOnTarget(DriverInfo):
 
     @classmethod
     def of(cls, info: DriverInfo, server: MockServer) -> DriverOnTarget:
-        return cls(info.name, info.version, info.capabilities, server.upstream or MOCK, server.upstream_requests)
+        return cls(info.name, info.version, info.capabilities, info.unavailable, server.upstream or MOCK,
+                   server.upstream_requests)
 
     @property
     def live(self) -> bool:

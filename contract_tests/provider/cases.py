@@ -128,7 +128,7 @@ def _revoked_token(probe: Probe) -> str:
     mock = probe.target.mock
     if mock is None:
         raise CaseSkipped("revoking a token needs the mock's control plane; a live environment offers no "
-                          "way to revoke one machine-to-machine token from outside")
+                          "way to revoke one machine-to-machine token from outside", not_applicable=True)
     token = _mock_token(probe, "mint-revoked")
     mock.revoke(token=token)
     return token

@@ -1,6 +1,7 @@
 """``scalekit-conformance provider``: the provider checks against a mock or a live environment, recordings
 and the drift report. Exit codes: 0 conforming (or no drift), 1 a MUST check failed (or a SHOULD one with
---strict; or drift found), 2 a usage error, or a target that cannot be reached or checked.
+--strict; or drift found), 2 a usage error, or a target that cannot be reached or checked, 3 incomplete,
+130 interrupted (``contract_tests.results``).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from pathlib import Path
 from mock_server import MockError
 
 from .. import report as render
+from ..results import EXIT_CODES_TEXT
 from .cases import CASES
 from .checks import CATALOGUE
 from .drift import drift
@@ -41,9 +43,9 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         f"Optional: {ENV_LIMITED_ID} and {ENV_LIMITED_SECRET} (a client lacking the permission of "
         f"{ENV_FORBIDDEN_ROUTE}, default /api/v1/users?page_size=1), {ENV_EXPIRED_TOKEN} (a token of that "
         "environment saved more than a day ago).",
-        epilog="exit codes: 0 conforming, or no drift; 1 a MUST check failed (or a SHOULD check with --strict), "
-        "or drift found; 2 usage error, or the target cannot be reached or checked\n\nchecks (--list prints "
-        "them):\n" + textwrap.indent(catalogue_text(), "  "))
+        epilog=EXIT_CODES_TEXT.format(subject="target (unreachable, or not answering like a Scalekit environment)")
+        + "; with --drift: 0 no drift, 1 drift found\n\nchecks (--list prints them):\n"
+        + textwrap.indent(catalogue_text(), "  "))
     provider.add_argument("--live", action="store_true", help="check the live environment of the SCALEKIT_* "
                           "variables instead of a mock")
     provider.add_argument("--record", metavar="DIR", help="save what the target answered, one JSON file per case "
@@ -84,7 +86,8 @@ def run(args: argparse.Namespace) -> int:
         if args.record:
             Path(args.record).mkdir(parents=True, exist_ok=True)
         report = run_provider_suite(target, only=args.only, skip=args.skip, strict=args.strict, timeout=args.timeout,
-                                    record=args.record, command="provider --live" if args.live else "provider")
+                                    record=args.record, command="provider --live" if args.live else "provider",
+                                    on_result=render.print_progress)
     except (UsageError, TargetError, RecordingError, MockError, OSError) as exc:
         return _error(str(exc))
     if args.record and report.startup_error is None:

@@ -52,8 +52,8 @@ class ProviderContext:
     def fail(self, message: str) -> NoReturn:
         raise CheckFailure(self.check.id, message)
 
-    def skip(self, reason: str) -> NoReturn:
-        raise CaseSkipped(reason)
+    def skip(self, reason: str, *, not_applicable: bool = False) -> NoReturn:
+        raise CaseSkipped(reason, not_applicable=not_applicable)
 
     def evidence(self, exchange: Exchange) -> str:
         return evidence(exchange, self.redactor)

@@ -24,7 +24,12 @@ NOT_JSON: Any = object()  # the ``data`` of an exchange whose body is not JSON
 
 
 class CaseSkipped(Exception):
-    """The case cannot be made against this target (it needs the control plane, or settings not given)."""
+    """The case cannot be made against this target: ``not_applicable`` when it never can by design (it needs the
+    mock's control plane), else for a reason the user can fix (a variable not set)."""
+
+    def __init__(self, reason: str, *, not_applicable: bool = False) -> None:
+        super().__init__(reason)
+        self.not_applicable = not_applicable
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from mock_server import MockConfig, MockError, MockServer
 
-from ..results import CheckFailure, CheckResult, SuiteReport
+from ..results import CheckFailure, CheckResult, OnResult, SuiteReport
 from .checks import UnknownCheck, select
 from .context import ProviderCheck, ProviderContext
 from .observe import Redactor, evidence
@@ -32,8 +32,10 @@ class UsageError(ValueError):
 
 def run_provider_suite(target: Target | None = None, *, only: Sequence[str] | None = None,
                        skip: Sequence[str] | None = None, strict: bool = False, timeout: float = 10.0,
-                       record: str | Path | None = None, command: str = "") -> SuiteReport:
-    """Run the selected provider checks (all by default) against ``target``, or a fresh mock if ``None``."""
+                       record: str | Path | None = None, command: str = "",
+                       on_result: OnResult | None = None) -> SuiteReport:
+    """Run the selected provider checks (all by default) against ``target``, or a fresh mock if ``None``;
+    ``on_result`` is told each result as it finishes."""
     try:
         checks = select(only, skip)
     except UnknownCheck as exc:
@@ -43,15 +45,15 @@ def run_provider_suite(target: Target | None = None, *, only: Sequence[str] | No
     started = time.monotonic()
     if target is None:
         with MockServer(MockConfig()) as mock:
-            report = _run(Target.for_mock(mock), checks, strict, timeout, record, command)
+            report = _run(Target.for_mock(mock), checks, strict, timeout, record, command, on_result)
     else:
-        report = _run(target, checks, strict, timeout, record, command)
+        report = _run(target, checks, strict, timeout, record, command, on_result)
     report.duration = time.monotonic() - started
     return report
 
 
 def _run(target: Target, checks: list[ProviderCheck], strict: bool, timeout: float, record: str | Path | None,
-         command: str) -> SuiteReport:
+         command: str, on_result: OnResult | None) -> SuiteReport:
     report = SuiteReport(target, command, strict=strict, suite="provider")
     redactor = Redactor(target)
     with Probe(target, timeout) as probe:
@@ -60,7 +62,7 @@ def _run(target: Target, checks: list[ProviderCheck], strict: bool, timeout: flo
             report.startup_error = problem
             report.results = [CheckResult(c.id, c.level, "error", problem) for c in checks]
             return report
-        report.results = [_run_check(check, probe, redactor) for check in checks]
+        report.collect(checks, lambda check: _run_check(check, probe, redactor), on_result)
         if record is not None:
             write_recording(Path(record), probe.exchanges.values(), redactor)
     return report
@@ -85,7 +87,11 @@ def preflight(probe: Probe, redactor: Redactor) -> str | None:
 
 def _run_check(check: ProviderCheck, probe: Probe, redactor: Redactor) -> CheckResult:
     started = time.monotonic()
-    outcome, message = _outcome(check, ProviderContext(check, probe, redactor))
+    try:
+        outcome, message = _outcome(check, ProviderContext(check, probe, redactor))
+    except CaseSkipped as exc:  # the check's case cannot be made against this target
+        return CheckResult(check.id, check.level, "skipped", str(exc), time.monotonic() - started,
+                           not_applicable=exc.not_applicable)
     if probe.target.mock is not None and outcome != "error":
         try:
             probe.target.mock.check()
@@ -99,8 +105,8 @@ def _outcome(check: ProviderCheck, ctx: ProviderContext) -> tuple[str, str]:
         check.run(ctx)
     except CheckFailure as exc:
         return "failed", exc.message
-    except CaseSkipped as exc:
-        return "skipped", str(exc)
+    except CaseSkipped:
+        raise  # _run_check reports it, with whether the check can apply here at all
     except TargetError as exc:
         return "error", str(exc)
     except MockError as exc:
