@@ -13,7 +13,7 @@ from .control import ControlPlane
 from .errors import ApiError, ControlError, HttpError, MockError, OAuthError
 from .journal import JournalEntry
 from .reply import MAX_BODY_BYTES
-from .views import controlapi, discovery, spec
+from .views import controlapi, discovery, index, spec
 from .views.render import json_response, render_http_error
 from .wsgi import JournalMiddleware, classify
 from .wsgi_keys import status_line
@@ -43,7 +43,7 @@ def create_app(config: MockConfig | None = None, *, control: ControlPlane | None
     app.url_map.strict_slashes = False
     app.url_map.merge_slashes = False
     app.extensions["scalekit_mock"] = plane
-    for blueprint in (discovery.bp, controlapi.bp, spec.bp):  # token and API: served by JournalMiddleware
+    for blueprint in (index.bp, discovery.bp, controlapi.bp, spec.bp):  # token and API: served by JournalMiddleware
         app.register_blueprint(blueprint)
     app.register_error_handler(HttpError, render_http_error)
     app.register_error_handler(ControlError, _control_error)

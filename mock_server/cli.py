@@ -1,5 +1,5 @@
-"""``scalekit-mock``: run the mock server (or a journaling proxy in front of a real environment), fetch a token
-from it, or benchmark it."""
+"""scalekit-mock: run the mock server (or a journaling proxy in front of a real environment), fetch a token from
+it, or benchmark it."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ import urllib.parse
 import urllib.request
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,7 @@ DEFAULT_PORT = 8080
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="scalekit-mock", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {package_version()}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     serve = commands.add_parser("serve", help="run the mock server until Ctrl-C or SIGTERM",
                                 description="Run a mock Scalekit environment. It takes its client from "
@@ -64,7 +66,26 @@ def build_parser() -> argparse.ArgumentParser:
     bench = commands.add_parser("bench", help="measure the mock's throughput, start time and memory",
                                 add_help=False)
     bench.add_argument("bench_args", nargs=argparse.REMAINDER)
+    for command in commands.choices.values():
+        command.set_defaults(command_parser=command)
     return parser
+
+
+def parse(parser: argparse.ArgumentParser, words: Sequence[str]) -> argparse.Namespace:
+    """Parse like ``parse_args``, but an option the command does not know gets the command's usage, not the top
+    level's (``scalekit-mock serve --prot 1``: "serve: unrecognized arguments")."""
+    args, unknown = parser.parse_known_args(words)
+    if unknown:
+        args.command_parser.error(f"unrecognized arguments: {' '.join(unknown)}")
+    return args
+
+
+def package_version() -> str:
+    """The installed scalekit-mock's version, for ``--version``."""
+    try:
+        return metadata.version("scalekit-mock")
+    except metadata.PackageNotFoundError:  # a source tree that was never installed
+        return "unknown"
 
 
 def _add_proxy(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -93,7 +114,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         from .bench import main as bench_main
 
         return bench_main(words[1:])
-    args = build_parser().parse_args(words)
+    args = parse(build_parser(), words)
     try:
         if args.command == "serve":
             return serve(args)
@@ -124,13 +145,34 @@ def serve(args: argparse.Namespace) -> int:
     stop = _stop_on_signals()
     faces = " with the gRPC face" if config.grpc else ""
     print(f"# scalekit-mock serving {server.url}{faces} (Ctrl-C to stop). For your client:")
-    for name, value in {**server.env, **server.trust_env}.items():
-        print(f"export {name}={value}")
+    for line in exports(server, os.environ, args.config):
+        print(line)
+    print(f"# the mock's own endpoints (clock, faults, journal, ...): {server.url}/_mock/ (docs/control-plane.md)")
+    return _serve_until(stop, server)
+
+
+def exports(server: MockServer, environ: Mapping[str, str], config_file: str | None) -> list[str]:
+    """The lines a user pastes. A secret is printed only when it is a built-in test client's (fixtures/clients.json):
+    one from the environment or a config file is the user's, and is never echoed (it would land in CI logs)."""
+    built_in = {(c.client_id, c.client_secret) for c in default_clients(load_fixtures(None))}
+    lines = [f"export SCALEKIT_ENVIRONMENT_URL={server.url}", f"export SCALEKIT_CLIENT_ID={server.client_id}"]
+    if (server.client_id, server.client_secret) in built_in:
+        lines.append(f"export SCALEKIT_CLIENT_SECRET={server.client_secret}")
+    else:
+        if environ.get("SCALEKIT_CLIENT_SECRET") == server.client_secret:
+            source = "SCALEKIT_CLIENT_SECRET in this environment"
+        else:
+            source = f"the config file {config_file}" if config_file else "your fixtures' clients.json"
+        lines.append(f"# SCALEKIT_CLIENT_SECRET: the one from {source} (not printed)")
+    lines += [f"export {name}={value}" for name, value in server.trust_env.items()]
     limited = server.limited_client
     if limited is not None:
-        print(f"# limited client (scopes: {' '.join(limited.scopes or ()) or 'none'}): {limited.client_id}"
-              " -- its secret is as configured (default clients: fixtures/clients.json)")
-    return _serve_until(stop, server)
+        scopes = " ".join(limited.scopes or ()) or "none"
+        secret = (limited.client_secret if (limited.client_id, limited.client_secret) in built_in
+                  else "as configured (not printed)")
+        lines.append(f"# a limited client (scopes: {scopes}), for 403 Insufficient permissions: "
+                     f"client id {limited.client_id}, secret {secret}")
+    return lines
 
 
 def proxy_config(args: argparse.Namespace, environ: Mapping[str, str]) -> MockConfig:

@@ -25,7 +25,8 @@ class VirtualClock:
     def advance(self, seconds: float) -> float:
         """Move the clock forward by ``seconds`` (never backward) and return the new time."""
         if seconds < 0:
-            raise ValueError("the clock only moves forward; use set() to jump to a time")
+            raise ValueError("the clock only moves forward; to jump to a time, set it (POST /_mock/clock/set, "
+                             "or MockServer.set_clock)")
         with self._lock:
             self._offset += seconds
         return self.now()

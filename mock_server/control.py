@@ -19,7 +19,7 @@ from .clock import VirtualClock
 from .config import MockConfig
 from .data import Fixtures, load_fixtures
 from .errors import ConfigError, ControlError
-from .faults import FaultQueue, fault_from_mapping
+from .faults import FAMILIES, FaultQueue, fault_from_mapping
 from .journal import Journal, Redactor, fingerprint
 from .keys import KeyRing, SigningKey
 from .organizations import OrganizationStore
@@ -180,6 +180,9 @@ class ControlPlane:
 
     # -- journal ------------------------------------------------------------------------------
     def journal_entries(self, **filters: Any) -> list[dict[str, Any]]:
+        endpoint = filters.get("endpoint")
+        if endpoint is not None and endpoint not in FAMILIES:  # a typo must not read as "no such requests"
+            raise ControlError(f"'endpoint' must be one of: {', '.join(FAMILIES)} (not {str(endpoint)[:40]!r})")
         return self.journal.entries(**filters)
 
     def clear_journal(self) -> None:

@@ -11,7 +11,8 @@ from typing import Any
 
 from .errors import ControlError
 
-ENDPOINTS = ("token", "api", "keys", "discovery", "any")
+FAMILIES = ("token", "api", "keys", "discovery")  # the endpoint families a request is journaled under
+ENDPOINTS = (*FAMILIES, "any")  # what a fault may name
 KINDS = ("status", "delay", "drop", "hang", "malformed_token", "token_expired", "forbidden")
 MALFORMED = ("not_json", "missing_access_token", "expires_in_string")
 _HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+\Z")  # an RFC 9110 token

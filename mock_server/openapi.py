@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from .control import ControlPlane
+from .faults import FAMILIES
 from .openapi_schemas import SECURITY_SCHEME, Schema, components, json_response, ref_response, ref_schema
 from .routes import _PARAM, Route
 
@@ -35,6 +36,7 @@ def build_openapi(control: ControlPlane) -> dict[str, Any]:
         paths.setdefault(path, {})[route.row.method.lower()] = _route_operation(route, parameters, control)
     for path, item in _control_paths().items():
         paths[f"/_mock{path}"] = item
+    paths["/"] = {"get": _control("getIndex", "What this server is, and where its endpoints and docs are.", "Index")}
     return {
         "openapi": OPENAPI_VERSION,
         "info": {"title": "scalekit-mock", "version": "0.1.0",
@@ -215,8 +217,10 @@ def _control_paths() -> dict[str, dict[str, Any]]:
     client_id = [_path_parameter("client_id", {"type": "string", "pattern": "^[A-Za-z0-9_.-]{1,128}$"})]
     journal_query = [{"name": n, "in": "query", "schema": s} for n, s in (
         ("path", {"type": "string", "description": "An exact path, or a prefix ending in '*'."}),
-        ("endpoint", {"type": "string"}), ("status", _QUERY_INT), ("since", _QUERY_INT), ("limit", _QUERY_INT))]
+        ("endpoint", {"enum": list(FAMILIES)}), ("status", _QUERY_INT), ("since", _QUERY_INT), ("limit", _QUERY_INT))]
     return {
+        "/": {"get": _control("getControlIndex", "What this server is, and where its endpoints and docs are.",
+                              "Index")},
         "/state": {"get": _control("getState", "The whole state of the mock.", "State")},
         "/reset": {"post": _control("reset", "Back to the initial state; the new state.", "State")},
         "/clock": {"get": _control("getClock", "The mock's clock.", "Clock")},

@@ -247,5 +247,8 @@ def _control_schemas(fixtures: Fixtures) -> dict[str, Schema]:
                          "oneOf": [{"type": "null"}, _object({"url": {"type": "string"}, "forwarded": count,
                                                               "forwarded_since_reset": count,
                                                               "budget": {"type": ["integer", "null"]}})]}}),
+        "Index": _object({name: {"type": "string"} for name in (
+            "service", "environment_url", "token_endpoint", "jwks_uri", "discovery", "api", "control_plane", "openapi",
+            "docs")}),
         "OpenApiDocument": _object({"openapi": {"type": "string"}, "paths": {"type": "object"}}, closed=False),
     }

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime
 import ipaddress
 import shutil
+import ssl
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +22,9 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from .errors import ConfigError
 
-TRUST_VARIABLES = ("SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "GRPC_DEFAULT_SSL_ROOTS_FILE_PATH", "NODE_EXTRA_CA_CERTS")
+# Python's ssl (and httpx), requests, grpcio, Node and curl each read their own variable.
+TRUST_VARIABLES = ("SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "GRPC_DEFAULT_SSL_ROOTS_FILE_PATH", "NODE_EXTRA_CA_CERTS",
+                   "CURL_CA_BUNDLE")
 VALIDITY = datetime.timedelta(days=7)
 
 
@@ -35,7 +38,7 @@ class TlsFiles:
     directory: str | None = None  # ours to delete, when we made the files
 
     def trust_env(self) -> dict[str, str]:
-        """The variables that make Python (ssl, requests, httpx), gRPC and Node trust the mock's CA."""
+        """The variables that make Python (ssl, requests, httpx), gRPC, Node and curl trust the mock's CA."""
         return dict.fromkeys(TRUST_VARIABLES, self.ca_file)
 
     def remove(self) -> None:
@@ -44,11 +47,18 @@ class TlsFiles:
 
 
 def given_files(cert_file: str, key_file: str, ca_file: str | None = None) -> TlsFiles:
-    """Files the user brought; the CA to trust defaults to the certificate file itself."""
+    """Files the user brought, checked now (a server that starts with a bad pair only stalls every handshake);
+    absolute, since clients may run elsewhere. The CA to trust defaults to the certificate file itself."""
     for name in (cert_file, key_file, ca_file):
         if name is not None and not Path(name).is_file():
             raise ConfigError(f"TLS file {name} does not exist")
-    return TlsFiles(cert_file, key_file, ca_file or cert_file)
+    try:
+        ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(cert_file, key_file)
+    except (ssl.SSLError, OSError) as exc:
+        raise ConfigError(f"cannot serve TLS with certificate {cert_file} and key {key_file}: they must be a PEM "
+                          f"certificate chain and its PEM private key ({exc})") from exc
+    cert, key = str(Path(cert_file).resolve()), str(Path(key_file).resolve())
+    return TlsFiles(cert, key, str(Path(ca_file).resolve()) if ca_file else cert)
 
 
 def throwaway_files(hosts: tuple[str, ...] = ("localhost", "127.0.0.1", "::1")) -> TlsFiles:

@@ -38,7 +38,7 @@ def classify(path: str) -> str:
         return "keys"
     if path == "/.well-known/openid-configuration":
         return "discovery"
-    if path.startswith("/_mock/") or path == "/_mock":
+    if path.startswith("/_mock/") or path in ("/_mock", "/"):  # "/": the index, pointing at the control plane
         return "control"
     return "api"
 

@@ -439,12 +439,24 @@ def test_api_rotation_grace_ends_on_the_mock_clock(scalekit_mock: MockServer) ->
 
 
 @pytest.mark.parametrize("path", ["/api/v1/no-such-thing", "/api/v2/organizations", "/api/v1/organizations/a/b/c/d/e",
-                                  "/api", "/", "/oauth/authorize"])
+                                  "/api", "/oauth/authorize"])
 def test_api_unknown_path_is_not_found(scalekit_mock: MockServer, path: str) -> None:
     response = call(scalekit_mock, "GET", path, access_token(scalekit_mock))
 
     assert response.status_code == 404
     assert response.json() == api_error("not_found")
+
+
+@pytest.mark.parametrize("path", ["/", "/_mock/", "/_mock"])
+def test_the_root_points_to_the_endpoints_control_plane_and_docs(scalekit_mock: MockServer, path: str) -> None:
+    response = requests.get(scalekit_mock.url + path, timeout=10)
+
+    assert response.status_code == 200
+    index = response.json()
+    assert index["environment_url"] == scalekit_mock.url
+    assert index["token_endpoint"] == f"{scalekit_mock.url}/oauth/token"
+    assert index["control_plane"] == f"{scalekit_mock.url}/_mock/" and "docs/control-plane.md" in index["docs"]
+    assert scalekit_mock.journal() == []  # like the control plane, not journaled
 
 
 @pytest.mark.parametrize(("method", "path"), [("PUT", LIST_PATH), ("DELETE", LIST_PATH),

@@ -388,7 +388,7 @@ def test_options_is_a_405_in_the_family_shape(scalekit_mock: MockServer, path: s
     assert_family_error(answer, family, api_key="method_not_allowed", oauth_key="method_not_allowed")
 
 
-@pytest.mark.parametrize("path", ["/_mock", "/_mock/", "/_mock/nothing", "/_mock/clients/x/y", "/_mock/%2e%2e/keys"])
+@pytest.mark.parametrize("path", ["/_mock/nothing", "/_mock/clients/x/y", "/_mock/%2e%2e/keys"])
 def test_unknown_control_path_is_a_404_control_error(scalekit_mock: MockServer, path: str) -> None:
     answer = send(scalekit_mock, "GET", path)
 

@@ -24,21 +24,26 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def start_serve(*args: str, env: dict[str, str] | None = None) -> tuple[subprocess.Popen[str], dict[str, str]]:
-    """Start ``scalekit-mock serve`` and read its export lines (it prints them once it listens)."""
+def start_serve(*args: str, env: dict[str, str] | None = None,
+                printed: list[str] | None = None) -> tuple[subprocess.Popen[str], dict[str, str]]:
+    """Start ``scalekit-mock serve`` and read its export lines (it prints them once it listens; the line naming
+    the control plane comes last). ``printed`` gets every line."""
     process = subprocess.Popen([sys.executable, "-m", "mock_server.cli", "serve", *args], text=True,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                env={**os.environ, **(env or {})})
     exports: dict[str, str] = {}
     assert process.stdout is not None
-    while len(exports) < 3:
+    while True:
         line = process.stdout.readline()
         if not line:
             raise AssertionError(f"serve exited early: {process.communicate()[1]}")
+        if printed is not None:
+            printed.append(line)
         match = re.match(r"export (SCALEKIT_\w+)=(.*)$", line.strip())
         if match:
             exports[match.group(1)] = match.group(2)
-    return process, exports
+        if line.startswith("# the mock's own endpoints"):
+            return process, exports
 
 
 @pytest.fixture
@@ -73,9 +78,13 @@ def test_serve_prints_exports_that_work_and_stops_cleanly_on_sigterm(
 
 def test_serve_takes_its_client_from_the_environment() -> None:
     env = {"SCALEKIT_CLIENT_ID": "skc_11111111111111111", "SCALEKIT_CLIENT_SECRET": "test_from_the_env"}
-    process, exports = start_serve("--port", str(free_port()), "--quiet", env=env)
+    printed: list[str] = []
+    process, exports = start_serve("--port", str(free_port()), "--quiet", env=env, printed=printed)
     try:
         assert exports["SCALEKIT_CLIENT_ID"] == env["SCALEKIT_CLIENT_ID"]
+        # The secret came from the environment: it is the user's, never echoed (it would land in CI logs).
+        assert "SCALEKIT_CLIENT_SECRET" not in exports and env["SCALEKIT_CLIENT_SECRET"] not in "".join(printed)
+        assert any("SCALEKIT_CLIENT_SECRET in this environment (not printed)" in line for line in printed)
         answer = requests.post(f"{exports['SCALEKIT_ENVIRONMENT_URL']}/oauth/token", timeout=10, data={
             "grant_type": "client_credentials", **{k.lower()[9:]: v for k, v in env.items()}})
         assert answer.status_code == 200

@@ -68,7 +68,7 @@ def test_clients_that_do_not_trust_the_ca_are_refused(mock: MockServer) -> None:
 def test_trust_env_names_the_ca_for_every_stack(mock: MockServer) -> None:
     assert mock.trust_env == dict.fromkeys(TRUST_VARIABLES, mock.ca_file)
     assert set(TRUST_VARIABLES) == {"SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "GRPC_DEFAULT_SSL_ROOTS_FILE_PATH",
-                                    "NODE_EXTRA_CA_CERTS"}
+                                    "NODE_EXTRA_CA_CERTS", "CURL_CA_BUNDLE"}
     assert MockServer().trust_env == {} and MockServer().ca_file is None
 
 
@@ -113,6 +113,29 @@ def test_given_certificate_files_are_served(tmp_path: Path) -> None:
     assert cert.exists()  # given files are the user's: not deleted
 
 
+def test_given_files_that_are_not_a_certificate_and_its_key_fail_at_start(tmp_path: Path,
+                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given a certificate and the key of another certificate, and a "certificate" that is no PEM at all
+    with MockServer(tls=True) as one, MockServer(tls=True) as other:
+        assert one.tls is not None and other.tls is not None
+        cert, key, junk = tmp_path / "cert.pem", tmp_path / "other-key.pem", tmp_path / "junk.pem"
+        cert.write_bytes(Path(one.tls.cert_file).read_bytes())
+        key.write_bytes(Path(other.tls.key_file).read_bytes())
+        junk.write_text("not a certificate\n")
+    # Then starting with either is refused with a clear message, before anything listens
+    for pair in ((cert, key), (junk, key)):
+        with pytest.raises(ConfigError, match="cannot serve TLS with certificate"):
+            MockServer(tls_cert=str(pair[0]), tls_key=str(pair[1])).start()
+    # And files named relatively are exported absolute: a client may run from another directory
+    monkeypatch.chdir(tmp_path)
+    with MockServer(tls=True) as source:
+        assert source.tls is not None
+        Path("c.pem").write_bytes(Path(source.tls.cert_file).read_bytes())
+        Path("k.pem").write_bytes(Path(source.tls.key_file).read_bytes())
+    files = given_files("c.pem", "k.pem")
+    assert files.ca_file == str(tmp_path.resolve() / "c.pem") and Path(files.key_file).is_absolute()
+
+
 def test_tls_config_is_checked(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="go together"):
         MockConfig(tls_cert="cert.pem")
@@ -129,7 +152,9 @@ def test_serve_prints_the_trust_exports() -> None:
                                env={**os.environ, "PYTHONUNBUFFERED": "1"})
     try:
         assert process.stdout is not None
-        lines = [process.stdout.readline() for _ in range(8)]
+        lines = [process.stdout.readline()]
+        while lines[-1] and not lines[-1].startswith("# the mock's own endpoints"):
+            lines.append(process.stdout.readline())
     finally:
         process.terminate()
         process.wait(10)
