@@ -168,11 +168,13 @@ def test_cli_run_with_a_skipped_must_check_is_incomplete_exit_3(tmp_path: Path,
                  "--report-json", str(tmp_path / "r.json")])
     out = capsys.readouterr().out
     assert code == 3
-    assert out.splitlines()[-1].endswith("incomplete, exit code 3")
-    assert out.splitlines()[-2] == ("did not run, though they count towards the verdict (the reason is beside "
-                                    "each): REFRESH-AFTER-LIFETIME")
+    lines = out.splitlines()
+    [verdict] = [n for n, line in enumerate(lines) if line.endswith("incomplete, exit code 3")]
+    assert lines[verdict - 1] == ("did not run, though they count towards the verdict (the reason is beside "
+                                  "each): REFRESH-AFTER-LIFETIME")
     summary = json.loads((tmp_path / "r.json").read_text())["summary"]
     assert summary["verdict"] == "incomplete" and summary["exit_code"] == 3
+    assert "--- REFRESH-AFTER-LIFETIME (MUST, did not run)\nneeds the capability advance_time" in out
 
 
 @pytest.mark.parametrize(("kwargs", "message"), [
