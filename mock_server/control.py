@@ -114,25 +114,25 @@ class ControlPlane:
     # -- clients ------------------------------------------------------------------------------
     def put_client(self, spec: Mapping[str, Any] | Client) -> Client:
         """Add a client, or replace the one with the same id."""
-        self._mock_only("put_client", NOT_OUR_CLIENTS)
+        self._mock_only("adding or replacing a client (PUT /_mock/clients/{id})", NOT_OUR_CLIENTS)
         client = spec if isinstance(spec, Client) else client_from_mapping(spec)
         self._seen_secrets = self._seen_secrets | {client.client_secret}
         self.clients.put(client)
         return client
 
     def remove_client(self, client_id: str) -> None:
-        self._mock_only("remove_client", NOT_OUR_CLIENTS)
+        self._mock_only("removing a client (DELETE /_mock/clients/{id})", NOT_OUR_CLIENTS)
         self.clients.remove(client_id)
 
     def list_clients(self) -> list[dict[str, Any]]:
-        self._mock_only("list_clients", NOT_OUR_CLIENTS)
+        self._mock_only("listing the clients (GET /_mock/clients)", NOT_OUR_CLIENTS)
         return [c.public() for c in self.clients.all()]
 
     # -- keys and revocation ------------------------------------------------------------------
     def rotate_keys(self, grace_seconds: float | None = None) -> str:
         """Sign with a new key from now on; the old one stays in the JWKS for ``grace_seconds``
         (default from the fixtures; 0 drops it at once, so its tokens stop verifying)."""
-        self._mock_only("rotate_keys", "the upstream signs its tokens with keys the proxy does not hold")
+        self._mock_only("rotating the signing key (POST /_mock/keys/rotate)", "the upstream signs its tokens with keys the proxy does not hold")
         grace = self.fixtures.token["key_grace_seconds"] if grace_seconds is None else grace_seconds
         if math.isnan(grace) or grace < 0:
             raise ControlError("grace_seconds must not be negative")
