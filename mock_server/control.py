@@ -132,7 +132,8 @@ class ControlPlane:
     def rotate_keys(self, grace_seconds: float | None = None) -> str:
         """Sign with a new key from now on; the old one stays in the JWKS for ``grace_seconds``
         (default from the fixtures; 0 drops it at once, so its tokens stop verifying)."""
-        self._mock_only("rotating the signing key (POST /_mock/keys/rotate)", "the upstream signs its tokens with keys the proxy does not hold")
+        self._mock_only("rotating the signing key (POST /_mock/keys/rotate)",
+                        "the upstream signs its tokens with keys the proxy does not hold")
         grace = self.fixtures.token["key_grace_seconds"] if grace_seconds is None else grace_seconds
         if math.isnan(grace) or grace < 0:
             raise ControlError("grace_seconds must not be negative")
