@@ -11,6 +11,7 @@ from typing import Any
 
 from .errors import ControlError
 
+FINAL_STATUSES = (200, 599)  # what a status fault may answer (a 1xx is no final answer)
 FAMILIES = ("token", "api", "keys", "discovery")  # the endpoint families a request is journaled under
 ENDPOINTS = (*FAMILIES, "any")  # what a fault may name
 KINDS = ("status", "delay", "drop", "hang", "malformed_token", "token_expired", "forbidden")
@@ -111,8 +112,10 @@ def _with_kind_fields(fault: Fault, spec: Mapping[str, Any], presets: Mapping[st
         status = spec.get("status", presets[preset]["status"] if preset else None)
         if isinstance(status, float) and status.is_integer():
             status = int(status)  # JSON (and the OpenAPI document's "integer") counts 503.0 as an integer
-        if isinstance(status, bool) or not isinstance(status, int) or not 100 <= status <= 599:
-            raise ControlError("a status fault needs 'status' (100-599) or a 'preset'")
+        low, high = FINAL_STATUSES
+        if isinstance(status, bool) or not isinstance(status, int) or not low <= status <= high:
+            # 1xx are interim answers: no server can send one as the final answer of a request.
+            raise ControlError(f"a status fault needs 'status' ({low}-{high}: a final answer) or a 'preset'")
         return replace(fault, status=status, preset=preset)
     if fault.kind in ("delay", "hang"):
         default = hang_max if fault.kind == "hang" else 1.0

@@ -9,7 +9,7 @@ from typing import Any
 
 from .control import MAX_ADVANCE, MAX_TIME, ControlPlane
 from .data import Fixtures
-from .faults import _FRAMING_HEADERS, ENDPOINTS, MALFORMED
+from .faults import _FRAMING_HEADERS, ENDPOINTS, FINAL_STATUSES, MALFORMED
 
 Schema = dict[str, Any]
 
@@ -153,7 +153,7 @@ def _fault_specs(fixtures: Fixtures) -> Schema:
     }
     seconds = {"seconds": {"type": "number", "minimum": 0, "maximum": hang_max}}
     extra: dict[str, dict[str, Schema]] = {
-        "status": {"status": {"type": "integer", "minimum": 100, "maximum": 599},
+        "status": {"status": {"type": "integer", "minimum": FINAL_STATUSES[0], "maximum": FINAL_STATUSES[1]},
                    "preset": {"enum": [*sorted(fixtures.faults["presets"]), None]}},
         "delay": seconds, "hang": seconds, "drop": {},
         "malformed_token": {"endpoint": {"const": "token"}, "variant": {"enum": list(MALFORMED)}},

@@ -474,6 +474,8 @@ def fault(spec: dict[str, Any], fault_id: int = 1) -> Any:
     {"kind": "status"},
     {"kind": "status", "status": 99},
     {"kind": "status", "status": 600},
+    {"kind": "status", "status": 100},  # an interim answer: no server can send it as the final one
+    {"kind": "status", "status": 199},
     {"kind": "status", "status": "503"},
     {"kind": "status", "status": True},
     {"kind": "status", "preset": "meltdown"},
