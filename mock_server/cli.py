@@ -7,6 +7,7 @@ import argparse
 import datetime as dt
 import json
 import os
+import re
 import signal
 import sys
 import threading
@@ -235,7 +236,16 @@ def log_entry(entry: JournalEntry) -> None:
     if isinstance(upstream, dict):  # proxy mode: what the upstream answered, and how fast
         answer = upstream.get("status", upstream.get("error"))
         parts.append(f"upstream={answer} {1000 * float(upstream.get('latency', 0)):.0f}ms")
-    print(" ".join(parts), file=sys.stderr, flush=True)
+    print(printable(" ".join(parts)), file=sys.stderr, flush=True)
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def printable(text: str) -> str:
+    """The text with control characters escaped (``\\x0a``): a request path holding a newline or an ANSI escape
+    must not forge a log line or repaint the terminal."""
+    return _CONTROL.sub(lambda match: f"\\x{ord(match.group()):02x}", text)
 
 
 def print_token(args: argparse.Namespace) -> int:

@@ -76,6 +76,20 @@ def test_serve_prints_exports_that_work_and_stops_cleanly_on_sigterm(
     assert exports["SCALEKIT_CLIENT_SECRET"] not in err and token not in err
 
 
+def test_serve_log_escapes_control_characters_of_a_request(
+        served: tuple[subprocess.Popen[str], dict[str, str]]) -> None:
+    # Given a request whose path holds an encoded newline and an ANSI escape (a forged log line, a repainted terminal)
+    process, exports = served
+    requests.get(exports["SCALEKIT_ENVIRONMENT_URL"] + "/api/v1/x%0a2026-01-01T00:00:00Z%20POST%20/oauth/token%20200"
+                 "%1b[2J", timeout=10)
+    process.send_signal(signal.SIGTERM)
+    _, err = process.communicate(timeout=10)
+    # Then the log has one line for it, with the control characters escaped
+    [line] = [line for line in err.splitlines() if "/api/v1/x" in line]
+    assert "/api/v1/x\\x0a2026-01-01T00:00:00Z POST /oauth/token 200\\x1b[2J" in line
+    assert "\x1b" not in err and not any(line.startswith("2026-01-01T00:00:00Z") for line in err.splitlines())
+
+
 def test_serve_takes_its_client_from_the_environment() -> None:
     env = {"SCALEKIT_CLIENT_ID": "skc_11111111111111111", "SCALEKIT_CLIENT_SECRET": "test_from_the_env"}
     printed: list[str] = []
