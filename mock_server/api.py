@@ -9,6 +9,7 @@ import json
 from typing import Any, Protocol
 
 from .control import ControlPlane
+from .credentials import bearer_token
 from .errors import ApiError
 from .journal import JournalEntry
 from .reply import Reply, Request, json_reply
@@ -38,17 +39,11 @@ class HasHeaders(Protocol):
     def header(self, name: str) -> str: ...
 
 
-def bearer_token(request: HasHeaders) -> str:
-    """The bearer token of the request; a missing, empty or non-Bearer header is 'Token empty'."""
-    scheme, _, value = request.header("Authorization").strip().partition(" ")
-    token = value.strip()
-    if scheme.lower() != "bearer" or not token:
-        raise ApiError("token_empty")
-    return token
-
-
 def authenticate(plane: ControlPlane, request: HasHeaders, entry: JournalEntry) -> VerifiedToken:
-    token = bearer_token(request)
+    """The verified token of the request; a missing, empty or non-Bearer header is 'Token empty'."""
+    token = bearer_token(request.header("Authorization"))
+    if token is None:
+        raise ApiError("token_empty")
     try:
         verified = plane.verifier.verify(token, plane.policy, plane.now())
     except ApiError:

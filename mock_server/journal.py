@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import collections
 import functools
 import hashlib
@@ -12,6 +11,8 @@ import threading
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
+
+from .credentials import BadCredentials, basic_credentials
 
 _JWT = re.compile(r"eyJ[A-Za-z0-9_\-]*\.[A-Za-z0-9_\-]*\.[A-Za-z0-9_\-]*")
 _SECRET_FIELDS = frozenset({"client_secret", "access_token", "refresh_token", "token", "password"})
@@ -56,10 +57,10 @@ class Redactor:
 
 def _basic_fingerprint(credential: str) -> str:
     try:
-        user, sep, secret = base64.b64decode(credential, validate=True).decode("utf-8").partition(":")
-    except (ValueError, UnicodeDecodeError):
+        read = basic_credentials(f"Basic {credential}")
+    except BadCredentials:
         return fingerprint(credential)
-    return f"{user}:{fingerprint(secret)}" if sep else fingerprint(credential)
+    return f"{read[0]}:{fingerprint(read[1])}" if read else fingerprint(credential)
 
 
 @dataclass

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 from typing import Any
-from urllib.parse import parse_qsl, unquote_plus
+from urllib.parse import parse_qsl
 
 from .control import ControlPlane
+from .credentials import BadCredentials, basic_credentials
 from .errors import OAuthError
 from .faults import Fault
 from .journal import JournalEntry
@@ -63,17 +62,10 @@ def _read_form(plane: ControlPlane, request: Request, entry: JournalEntry) -> di
 
 def _basic_credentials(request: Request) -> tuple[str, str] | None:
     """HTTP Basic client authentication (RFC 6749 2.3.1); a stale Bearer header is ignored here."""
-    scheme, _, value = request.header("Authorization").strip().partition(" ")
-    if scheme.lower() != "basic":
-        return None
     try:
-        decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
-    except (binascii.Error, ValueError) as exc:
-        raise OAuthError("invalid_request", "the Basic credentials are not valid base64 of UTF-8") from exc
-    user, sep, password = decoded.partition(":")
-    if not sep:
-        raise OAuthError("invalid_request", "the Basic credentials need 'client_id:client_secret'")
-    return unquote_plus(user), unquote_plus(password)
+        return basic_credentials(request.header("Authorization"))
+    except BadCredentials as exc:
+        raise OAuthError("invalid_request", str(exc)) from exc
 
 
 def _credentials(fields: dict[str, str], basic: tuple[str, str] | None) -> tuple[str, str]:

@@ -11,8 +11,6 @@ request has a deadline, so a request through the proxy never hangs.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 import re
 import ssl
@@ -25,6 +23,7 @@ from urllib.parse import parse_qsl, quote
 import httpx
 
 from .control import ControlPlane
+from .credentials import BadCredentials, basic_credentials, bearer_token
 from .errors import ApiError, HttpError, OAuthError
 from .faults import Fault
 from .journal import JournalEntry
@@ -239,9 +238,8 @@ class Proxy:
 
     def _check_bearer(self, environ: Mapping[str, Any], entry: JournalEntry) -> None:
         """What the proxy decides itself on an API call: revocation, and expiry on the virtual clock."""
-        scheme, _, value = str(environ.get("HTTP_AUTHORIZATION", "")).strip().partition(" ")
-        token = value.strip()
-        if scheme.lower() != "bearer" or not token:
+        token = bearer_token(str(environ.get("HTTP_AUTHORIZATION", "")))
+        if token is None:
             return  # the upstream answers "Token empty" itself
         claims = unverified_claims(token)
         summary = self.relay.tokens.summary(token, claims)
@@ -294,14 +292,11 @@ def _outcome(endpoint: str, status: int, body: Any, api_errors: Mapping[str, Any
 
 
 def _basic_user(authorization: str) -> str | None:
-    scheme, _, value = authorization.strip().partition(" ")
-    if scheme.lower() != "basic":
-        return None
     try:
-        user = base64.b64decode(value.strip(), validate=True).decode("utf-8").partition(":")[0]
-    except (binascii.Error, ValueError):
-        return None
-    return user or None
+        credentials = basic_credentials(authorization)
+    except BadCredentials:
+        return None  # the upstream judges them
+    return credentials[0] or None if credentials else None
 
 
 def _read_body(environ: Mapping[str, Any], endpoint: str) -> bytes:
