@@ -20,12 +20,15 @@ from __future__ import annotations
 
 import asyncio
 import io
+import json
 import sys
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from .grpc_face import MAX_MESSAGE_BYTES, GrpcAnswer, GrpcFace
+from .pipeline.request import SMUGGLING, framed_twice
+from .protocol import protocol_error_body
 from .reply import MAX_BODY_BYTES
 from .wsgi import JournalMiddleware
 
@@ -80,6 +83,9 @@ class AsgiDispatcher:
         await send({"type": "http.response.trailers", "headers": answer.trailers(), "more_trailers": False})
 
     async def _wsgi(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
+        if framed_twice({bytes(name).lower() for name, _ in scope["headers"]}):
+            await self._refuse_smuggling(scope, send)
+            return
         body, too_big = await _read_body(receive, MAX_BODY_BYTES)
         environ = _environ(scope, body, too_big)
         loop = asyncio.get_running_loop()
@@ -90,6 +96,17 @@ class AsgiDispatcher:
             return  # the stream ends short of its promised body: hypercorn closes the connection
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": payload, "more_body": False})
+
+
+    async def _refuse_smuggling(self, scope: dict[str, Any], send: Send) -> None:
+        """400 in the endpoint family's body shape, and the connection closed (hypercorn closes it on the
+        ``connection: close`` of the answer)."""
+        fixtures = self.grpc.control.fixtures
+        body = json.dumps(protocol_error_body(fixtures, scope["path"], 400, SMUGGLING), separators=(",", ":")).encode()
+        await send({"type": "http.response.start", "status": 400, "headers": [
+            (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+            (b"connection", b"close")]})
+        await send({"type": "http.response.body", "body": body, "more_body": False})
 
 
 async def _lifespan(receive: Receive, send: Send) -> None:

@@ -8,14 +8,17 @@ of its endpoint family instead, so a client under test never meets an answer of 
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 from urllib.parse import unquote_to_bytes
 
 from waitress.channel import HTTPChannel
+from waitress.parser import HTTPRequestParser, ParsingError
 from waitress.task import ErrorTask
 
 from .bodies import api_error_body, oauth_error_body
 from .data import Fixtures
+from .pipeline.request import SMUGGLING, framed_twice
 from .wsgi import classify
 
 
@@ -39,6 +42,20 @@ def request_path(request: Any) -> str:
     return unquote_to_bytes(target.split(b"?", 1)[0]).decode("latin-1")
 
 
+_LINES = re.compile(rb"\r?\n")
+
+
+class StrictParser(HTTPRequestParser):  # type: ignore[misc]
+    """Waitress's parser, refusing a request framed twice (waitress itself lets Transfer-Encoding win)."""
+
+    def parse_header(self, header_plus: bytes) -> None:
+        lines = _LINES.split(header_plus)
+        if framed_twice({line.split(b":", 1)[0].strip().lower() for line in lines[1:]}):
+            self.first_line = lines[0]  # so that the refusal has the body shape of the request's endpoint
+            raise ParsingError(SMUGGLING)
+        super().parse_header(header_plus)
+
+
 def json_error_channel(fixtures: Fixtures) -> type[Any]:
     """A waitress channel class whose own error answers carry the mock's JSON bodies."""
 
@@ -56,5 +73,6 @@ def json_error_channel(fixtures: Fixtures) -> type[Any]:
 
     class JsonErrorChannel(HTTPChannel):  # type: ignore[misc]
         error_task_class = JsonErrorTask
+        parser_class = StrictParser
 
     return JsonErrorChannel
