@@ -12,7 +12,8 @@ from .control import ControlPlane
 from .credentials import bearer_token
 from .errors import ApiError
 from .journal import JournalEntry
-from .reply import Reply, Request, json_reply
+from .pipeline.request import Request
+from .reply import Reply, json_reply
 from .routes import Route
 from .tokens import VerifiedToken
 
@@ -81,6 +82,6 @@ def _page_size(request: Request) -> int | None:
 
 def _json_body(request: Request) -> Any:
     try:
-        return json.loads(request.body(ApiError, "invalid_argument"))
+        return json.loads(request.read_body(ApiError, "invalid_argument"))
     except (ValueError, RecursionError) as exc:  # ValueError includes UnicodeDecodeError
         raise ApiError("invalid_argument", "the body must be JSON") from exc

@@ -12,7 +12,7 @@ from .config import MockConfig
 from .control import ControlPlane
 from .errors import ApiError, ControlError, HttpError, MockError, OAuthError
 from .journal import JournalEntry
-from .reply import MAX_BODY_BYTES
+from .pipeline.request import MAX_BODY_BYTES
 from .views import controlapi, discovery, index, spec
 from .views.render import json_response, render_http_error
 from .wsgi import JournalMiddleware, classify

@@ -27,9 +27,8 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from .grpc_face import MAX_MESSAGE_BYTES, GrpcAnswer, GrpcFace
-from .pipeline.request import SMUGGLING, framed_twice
+from .pipeline.request import MAX_BODY_BYTES, SMUGGLING, framed_twice
 from .protocol import protocol_error_body
-from .reply import MAX_BODY_BYTES
 from .wsgi import JournalMiddleware
 
 Receive = Callable[[], Awaitable[dict[str, Any]]]

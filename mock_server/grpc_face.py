@@ -28,6 +28,7 @@ from .api import authenticate
 from .errors import ApiError
 from .faults import BLOCKING, Fault
 from .journal import JournalEntry
+from .pipeline.request import Request, header_items
 
 if TYPE_CHECKING:
     from .wsgi import JournalMiddleware
@@ -60,30 +61,6 @@ class GrpcAnswer:
         return struct.pack(">BI", 0, len(self.payload)) + self.payload
 
 
-class Metadata:
-    """The call's metadata, as the API helpers read a request: ``header("Authorization")``.
-
-    Several values of one key keep the first: the Python SDK sends two ``authorization`` values and
-    the first is its current token.
-    """
-
-    def __init__(self, headers: Sequence[tuple[bytes, bytes]]) -> None:
-        self._first: dict[str, str] = {}
-        self.repeated: set[str] = set()
-        for raw_name, raw_value in headers:
-            name = raw_name.decode("latin-1").lower()
-            if name in self._first:
-                self.repeated.add(name)
-            else:
-                self._first[name] = raw_value.decode("latin-1")
-
-    def header(self, name: str) -> str:
-        return self._first.get(name.lower(), "")
-
-    def items(self) -> list[tuple[str, str]]:
-        return list(self._first.items())
-
-
 class GrpcFace:
     """Serves one unary call: journal entry, fault, authentication, authorization, answer."""
 
@@ -98,7 +75,11 @@ class GrpcFace:
 
         ``may_block=False`` (called on the event loop) leaves delay, hang and drop faults queued for a
         later call, which the dispatcher then serves from a thread."""
-        metadata = Metadata(headers)
+        # Several values of one key keep the first: the Python SDK sends two ``authorization`` values and the
+        # first is its current token.
+        metadata = Request("POST", path, headers=tuple((k.decode("latin-1").lower(), v.decode("latin-1"))
+                                                       for k, v in headers), body=body, length=len(body),
+                           transport="grpc")
         entry = self._entry(path, metadata)
         try:
             answer = self._answer(path, metadata, body, entry, frozenset() if may_block else BLOCKING)
@@ -115,7 +96,7 @@ class GrpcFace:
         self.middleware.record(entry)
         return answer
 
-    def _answer(self, path: str, metadata: Metadata, body: bytes, entry: JournalEntry,
+    def _answer(self, path: str, metadata: Request, body: bytes, entry: JournalEntry,
                 skip: frozenset[str]) -> GrpcAnswer:
         plane = self.control
         route = plane.routes.by_rpc(path[1:])
@@ -172,13 +153,13 @@ class GrpcFace:
         details = protobuf.status_details(code, message, errors["error_info_type"], str(spec["error_code"]))
         return GrpcAnswer(code, message, details=details)
 
-    def _entry(self, path: str, metadata: Metadata) -> JournalEntry:
+    def _entry(self, path: str, metadata: Request) -> JournalEntry:
         redact = self.control.redactor
-        headers = {name: redact.header(name, value) for name, value in metadata.items()}
+        headers = {name: redact.header(name, value) for name, value in header_items(metadata)}
         entry = JournalEntry(seq=self.control.journal.next_seq(), time=self.control.now(), method="POST",
                              path=redact.text(path), query={}, headers=headers, form=None, endpoint="api",
                              transport="grpc")
-        if "authorization" in metadata.repeated:
+        if metadata.repeated("authorization"):
             entry.extra["authorization_values"] = "several: the first was used"
         return entry
 

@@ -11,7 +11,8 @@ from .credentials import BadCredentials, basic_credentials
 from .errors import OAuthError
 from .faults import Fault
 from .journal import JournalEntry
-from .reply import NO_STORE, Reply, Request, json_reply
+from .pipeline.request import Request
+from .reply import NO_STORE, Reply, json_reply
 
 FORM = "application/x-www-form-urlencoded"
 
@@ -42,7 +43,7 @@ def _read_form(plane: ControlPlane, request: Request, entry: JournalEntry) -> di
     if request.mimetype != FORM:
         raise OAuthError("invalid_request", f"Content-Type must be {FORM}")
     try:
-        text = request.body(OAuthError, "invalid_request").decode("utf-8")
+        text = request.read_body(OAuthError, "invalid_request").decode("utf-8")
         pairs = parse_qsl(text, keep_blank_values=True, strict_parsing=bool(text), errors="strict")
     except (UnicodeDecodeError, ValueError) as exc:
         raise OAuthError("invalid_request", "the body is not a valid UTF-8 form") from exc

@@ -21,7 +21,8 @@ from .errors import ApiError, HttpError
 from .faults import Fault
 from .journal import JournalEntry
 from .oauth import token_endpoint
-from .reply import Reply, Request, error_reply
+from .pipeline.request import Request
+from .reply import Reply, error_reply
 from .wsgi_keys import ENTRY, status_line
 
 if TYPE_CHECKING:  # imported by the server only in proxy mode: mock mode never loads httpx
@@ -81,7 +82,7 @@ class JournalMiddleware:
         return self.app(environ, journaling_start_response)
 
     def _serve(self, endpoint: str, environ: dict[str, Any], entry: JournalEntry, fault: Fault | None) -> Reply:
-        request = Request(environ)
+        request = Request.from_environ(environ)
         try:
             if endpoint == "token":
                 return token_endpoint(self.control, request, entry, fault)
