@@ -29,7 +29,7 @@ from typing import Any
 from .grpc_face import MAX_MESSAGE_BYTES, GrpcAnswer, GrpcFace
 from .pipeline.request import MAX_BODY_BYTES, SMUGGLING, framed_twice
 from .protocol import protocol_error_body
-from .wsgi import JournalMiddleware
+from .wsgi import JournalMiddleware, classify
 
 Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
@@ -47,9 +47,12 @@ class AsgiDispatcher:
         self.wsgi_app = wsgi_app
         self.grpc = GrpcFace(middleware)
         self.pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="scalekit-mock-asgi")
+        # The control plane's own threads: a pool full of hung requests never keeps /_mock/reset from them.
+        self.control_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="scalekit-mock-control")
 
     def close(self) -> None:
         self.pool.shutdown(wait=False, cancel_futures=True)
+        self.control_pool.shutdown(wait=False, cancel_futures=True)
 
     async def __call__(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -88,8 +91,9 @@ class AsgiDispatcher:
         body, too_big = await _read_body(receive, MAX_BODY_BYTES)
         environ = _environ(scope, body, too_big)
         loop = asyncio.get_running_loop()
+        pool = self.control_pool if classify(scope["path"]) == "control" else self.pool
         try:
-            status, headers, payload = await loop.run_in_executor(self.pool, _run_wsgi, self.wsgi_app, environ)
+            status, headers, payload = await loop.run_in_executor(pool, _run_wsgi, self.wsgi_app, environ)
         except DroppedConnection:
             await send({"type": "http.response.start", "status": 502, "headers": [(b"content-length", b"1")]})
             return  # the stream ends short of its promised body: hypercorn closes the connection

@@ -1,8 +1,10 @@
-"""Answers to requests waitress refuses before the app sees them, in the mock's JSON body shapes.
+"""What the mock changes of waitress: its own refusals, its parser, and the threads control requests run on.
 
 Waitress rejects some requests itself (a control character in a header value, a lowercase method,
 oversized headers) with a ``text/plain`` page. The mock answers every request with the body shape
-of its endpoint family instead, so a client under test never meets an answer of another kind.
+of its endpoint family instead, so a client under test never meets an answer of another kind. Its parser
+also refuses a request framed twice (``StrictParser``), and control-plane requests get threads of their own
+(``ControlPlaneThreads``): a data plane full of hung requests never keeps ``/_mock/reset`` from releasing them.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from urllib.parse import unquote_to_bytes
 
 from waitress.channel import HTTPChannel
 from waitress.parser import HTTPRequestParser, ParsingError
-from waitress.task import ErrorTask
+from waitress.task import ErrorTask, ThreadedTaskDispatcher
 
 from .bodies import api_error_body, oauth_error_body
 from .data import Fixtures
@@ -76,3 +78,24 @@ def json_error_channel(fixtures: Fixtures) -> type[Any]:
         parser_class = StrictParser
 
     return JsonErrorChannel
+
+
+class ControlPlaneThreads:
+    """Routes the waitress server's control-plane requests (``/_mock/``, ``/``) to threads of their own."""
+
+    def __init__(self, server: Any, threads: int = 2) -> None:
+        self.dispatcher = ThreadedTaskDispatcher()
+        self.dispatcher.set_thread_count(threads)
+        self._data = server.add_task
+        server.add_task = self.add_task  # waitress hands every ready channel to server.add_task
+
+    def add_task(self, channel: Any) -> None:
+        requests = getattr(channel, "requests", None)
+        path = getattr(requests[0], "path", None) if requests else None
+        if isinstance(path, str) and classify(path) == "control":
+            self.dispatcher.add_task(channel)
+        else:
+            self._data(channel)
+
+    def shutdown(self) -> None:
+        self.dispatcher.shutdown(cancel_pending=True, timeout=5)

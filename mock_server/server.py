@@ -17,7 +17,7 @@ from .config import MockConfig
 from .control import ControlPlane
 from .errors import MockError
 from .journal import JournalEntry
-from .protocol import json_error_channel
+from .protocol import ControlPlaneThreads, json_error_channel
 
 if TYPE_CHECKING:
     from .tls import TlsFiles
@@ -26,6 +26,20 @@ if TYPE_CHECKING:
 
 class ServerError(MockError):
     """An unexpected error happened inside the mock while serving a request."""
+
+
+def connection_limit() -> int:
+    """How many connections waitress keeps open at once: idle keep-alive and slow clients must not lock the
+    others out (waitress's default is 100), within the process's file descriptor limit."""
+    try:
+        import resource
+
+        soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    except (ImportError, OSError, ValueError):  # no resource module (Windows): waitress's own default
+        return 100
+    if soft == resource.RLIM_INFINITY:
+        return 4096
+    return max(100, min(4096, soft - 128))  # leave descriptors for files, the journal's clients, the proxy
 
 
 class MockServer:
@@ -51,6 +65,7 @@ class MockServer:
         self.app = create_app(control=self.control, drop_error=drop_error, log=log)
         self._proxy: Any = self.app.extensions["scalekit_mock.proxy"]  # a Proxy in proxy mode, else None
         self._server: Any = None
+        self._control_threads: ControlPlaneThreads | None = None
         self._thread: threading.Thread | None = None
         self._h2: Any = None  # the H2Server and its AsgiDispatcher, with --grpc or --tls
         self._dispatcher: Any = None
@@ -73,13 +88,17 @@ class MockServer:
             return self
         if self.config.http2:
             return self._start_h2()
+        # poll(), not waitress's default select(): select cannot watch a descriptor numbered over 1023, so past
+        # about a thousand open connections waitress would stop serving any of them.
         try:
             server = create_server(self.app, host=self.config.host, port=self.config.port,
-                                   threads=self.config.threads, ident="scalekit-mock",
-                                   channel_timeout=300, cleanup_interval=30, clear_untrusted_proxy_headers=True)
+                                   threads=self.config.threads, ident="scalekit-mock", channel_timeout=300,
+                                   cleanup_interval=30, clear_untrusted_proxy_headers=True,
+                                   connection_limit=connection_limit(), asyncore_use_poll=True)
         except OSError as exc:
             raise MockError(f"cannot listen on {self.config.host}:{self.config.port}: {exc}") from exc
         server.channel_class = json_error_channel(self.control.fixtures)  # waitress's own 400s in JSON too
+        self._control_threads = ControlPlaneThreads(server)
         self._server = server
         # Waitress warns "Task queue depth is N" whenever connections outnumber threads: normal under load.
         logging.getLogger("waitress.queue").setLevel(logging.ERROR)
@@ -158,6 +177,8 @@ class MockServer:
             close_all()
         done.wait(5)
         server.task_dispatcher.shutdown(cancel_pending=True, timeout=5)
+        if self._control_threads is not None:
+            self._control_threads.shutdown()
         if self._thread is not None:
             self._thread.join(5)
         logging.getLogger("waitress").disabled = False
