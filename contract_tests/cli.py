@@ -76,6 +76,8 @@ def _add_client(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
     client.add_argument("--report-json", metavar="PATH", help="write the report as JSON")
     client.add_argument("--junit-xml", metavar="PATH", help="write the report as JUnit XML")
     client.add_argument("--report-md", metavar="PATH", help="write the report as Markdown")
+    client.add_argument("--report-html", metavar="PATH", help="write the report as one self-contained HTML page, "
+                        "with a timeline of each check")
     client.add_argument("--list", action="store_true", help="list the checks (ID, level, rationale) and exit")
 
 
@@ -161,7 +163,7 @@ def run_client(args: argparse.Namespace) -> int:
         print(f"scalekit-conformance client: {exc}", file=sys.stderr)
         return USAGE_ERROR
     return render.present(report, "scalekit-conformance client", json_path=args.report_json,
-                          junit_path=args.junit_xml, md_path=args.report_md)
+                          junit_path=args.junit_xml, md_path=args.report_md, html_path=args.report_html)
 
 
 SUITES = {"client": run_client, "provider": provider_cli.run, "matrix": run_matrix_command}

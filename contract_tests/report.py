@@ -1,4 +1,5 @@
-"""Rendering a ``SuiteReport`` of either suite: a terminal table, JSON, JUnit XML and Markdown."""
+"""Rendering a ``SuiteReport`` of either suite: a terminal table, JSON, JUnit XML and Markdown (HTML:
+``html_report``)."""
 
 from __future__ import annotations
 
@@ -17,8 +18,9 @@ def _cut(text: str, width: int) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-def _verdict(report: SuiteReport) -> str:
-    """The verdict line, last, after a line on what did not run when something did not."""
+def verdict(report: SuiteReport) -> str:
+    """The verdict line, last, after a line on what did not run when something did not (every rendering says it
+    in these words)."""
     s = report.summary()
     mode = " (strict: SHOULD failures count)" if report.strict else ""
     line = (f"{s['passed']} passed, {s['failed']} failed, {s['skipped']} skipped, {s['error']} error(s) "
@@ -49,7 +51,7 @@ def table(report: SuiteReport) -> str:
     lines = [report.subject.describe(), "", f"{'ID':<{width}}  LEVEL   OUTCOME  REASON"]
     for r in report.results:
         lines.append(f"{r.id:<{width}}  {r.level:<6}  {r.outcome:<7}  {_cut(r.reason, REASON_WIDTH)}".rstrip())
-    lines += ["", _verdict(report)]
+    lines += ["", verdict(report)]
     return "\n".join(lines)
 
 
@@ -105,7 +107,7 @@ def _md_cell(text: str) -> str:
 
 def markdown(report: SuiteReport) -> str:
     """A Markdown report: the verdict, a table of checks, then the evidence of each failure."""
-    lines = [f"# Scalekit {report.suite} conformance", "", report.subject.describe(), "", _verdict(report), "",
+    lines = [f"# Scalekit {report.suite} conformance", "", report.subject.describe(), "", verdict(report), "",
              "| ID | Level | Outcome | Reason |", "|---|---|---|---|"]
     lines += [f"| `{r.id}` | {r.level} | {r.outcome} | {_md_cell(_cut(r.reason, 160))} |" for r in report.results]
     for r in report.results:
@@ -119,9 +121,10 @@ def write_markdown(report: SuiteReport, path: str | Path) -> None:
 
 
 def present(report: SuiteReport, prog: str, *, json_path: str | None = None, junit_path: str | None = None,
-            md_path: str | None = None) -> int:
+            md_path: str | None = None, html_path: str | None = None) -> int:
     """What both suites' CLIs do with a report: print it (or the one startup error) and write the files
     asked for. Returns the exit code: the report's, or 2 when a file cannot be written."""
+    from .html_report import write_html  # not at the top: html_report takes its verdict text from here
     if report.startup_error is not None:
         print(f"{prog}: {report.startup_error}", file=sys.stderr)
     else:
@@ -129,7 +132,8 @@ def present(report: SuiteReport, prog: str, *, json_path: str | None = None, jun
         evidence = details(report)
         if evidence:
             print("\n" + evidence)
-    for path, write in ((json_path, write_json), (junit_path, write_junit), (md_path, write_markdown)):
+    for path, write in ((json_path, write_json), (junit_path, write_junit), (md_path, write_markdown),
+                        (html_path, write_html)):
         if path:
             try:
                 write(report, path)

@@ -66,6 +66,9 @@ class CheckResult:
     message: str = ""
     duration: float = 0.0
     not_applicable: bool = False
+    # What happened during the check, in order on the mock's virtual clock, for the HTML report's timeline:
+    # plain dicts with a ``kind`` and a ``time`` (``contract_tests.client.timeline``); fingerprints, never tokens.
+    timeline: tuple[dict[str, Any], ...] = field(default=(), compare=False, repr=False)
 
     @property
     def reason(self) -> str:

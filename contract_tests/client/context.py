@@ -11,14 +11,16 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypeVar
 
 from mock_server import MockServer
 
 from ..results import CheckFailure
-from .driver import CallResult, DriverOutput, DriverProcess
+from .driver import CallResult, DriverError, DriverOutput, DriverProcess
 from .evidence import JournalView
+from .timeline import Event, answer_event, journal_events, merge, no_answer_event, step_event
 
+T = TypeVar("T")
 LIST_PATH = "/api/v1/organizations?page_size=10"
 
 
@@ -85,6 +87,8 @@ class CheckContext:
         self.shared = shared
         self.capabilities = frozenset(capabilities)
         self.transcript: list[str] = []
+        self.events: list[Event] = []  # the suite's side of the timeline since the last reset
+        self._earlier: tuple[tuple[Event, ...], int] = ((), 0)  # the last segment before a reset, its mark
         self._owned: list[DriverProcess] = []
         self._mark = 0
         self.reset_mock()
@@ -102,6 +106,10 @@ class CheckContext:
     def reset_mock(self) -> None:
         """Back to a fresh mock; the journal of this check starts here (after collecting its tokens)."""
         self._collect()
+        current = self._current() if self._mark else ()
+        if current:  # a reset within the check: the timeline keeps what came before if nothing follows
+            self._earlier = (current, self._mark)
+        self.events = []
         self.mock.reset()
         # Requests still in flight (a released hang) may land in the journal after the reset: the
         # mark keeps them out of this check's view, since their sequence numbers are older.
@@ -113,6 +121,21 @@ class CheckContext:
     def mock_step(self, action: str, **fields: Any) -> None:
         """Note a control-plane step in the transcript, between the driver ops it came between."""
         self.transcript.append(json.dumps({"mock": action, **fields}))
+        self.events.append(step_event(action, fields, self.mock.control.now()))
+
+    def timeline(self) -> tuple[Event, ...]:
+        """What happened since the last reset (or, when nothing did, in the segment before it: a check that
+        resets the mock last, to release hung requests, keeps its events), in order on the mock's clock."""
+        current = self._current()
+        earlier, start = self._earlier
+        if current or not earlier:
+            return current
+        # Requests the reset released (a hang) are journaled as they end: after the reset, with older numbers.
+        late = [e for e in self.mock.journal(since=start) if int(e["seq"]) < self._mark]
+        return merge(journal_events(late), earlier)
+
+    def _current(self) -> tuple[Event, ...]:
+        return merge(journal_events(self.mock.journal(since=self._mark)), self.events)
 
     # -- drivers ------------------------------------------------------------------------------
     def client(self, *, secret: str | None = None) -> Client:
@@ -166,18 +189,28 @@ class Client:
     def _note(self) -> None:
         self.ctx.transcript.append(self.driver.sent[-1])
 
+    def _op(self, op: str, send: Callable[[], T], **fields: Any) -> T:
+        """Send one op, noting it and the client's answer (or that none came) on the check's timeline."""
+        events, now, secret = self.ctx.events, self.ctx.mock.control.now, self.driver.output.secret
+        events.append({"kind": "op", "time": now(), "op": op, **fields})
+        try:
+            result = send()
+        except DriverError as exc:
+            events.append(no_answer_event(op, exc, secret, now()))
+            raise
+        self._note()
+        events.append(answer_event(op, result if isinstance(result, (CallResult, list)) else None, secret, now()))
+        return result
+
     def new_client(self, *, accept_failure: bool = False, timeout: float | None = None) -> CallResult:
         """``new_client``; a failure fails the check unless ``accept_failure`` (bad credentials)."""
-        result = self.driver.new_client(timeout=timeout)
-        self._note()
+        result = self._op("new_client", lambda: self.driver.new_client(timeout=timeout))
         if not result.succeeded and not accept_failure:
             self.ctx.fail(f"new_client failed: {result.describe()}\n{self.ctx.journal().describe()}")
         return result
 
     def call(self, path: str = LIST_PATH, *, timeout: float | None = None) -> CallResult:
-        result = self.driver.call("GET", path, timeout=timeout)
-        self._note()
-        return result
+        return self._op("call", lambda: self.driver.call("GET", path, timeout=timeout), path=path)
 
     def call_ok(self, what: str, path: str = LIST_PATH) -> CallResult:
         """A call that must succeed; its failure fails the check with the journal as evidence."""
@@ -188,10 +221,8 @@ class Client:
         return result
 
     def call_concurrently(self, count: int, path: str = LIST_PATH) -> list[CallResult]:
-        results = self.driver.call_concurrently(count, "GET", path)
-        self._note()
-        return results
+        return self._op("call_concurrently", lambda: self.driver.call_concurrently(count, "GET", path), path=path,
+                        count=count)
 
     def advance_time(self, seconds: float) -> None:
-        self.driver.advance_time(seconds)
-        self._note()
+        self._op("advance_time", lambda: self.driver.advance_time(seconds), seconds=seconds)

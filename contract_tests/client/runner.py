@@ -128,7 +128,9 @@ class _Run:
         finally:
             ctx.close()
         outcome, message = self._server_errors(outcome, message)
-        return CheckResult(check.id, check.level, outcome, message, time.monotonic() - started)
+        # The mock is reset before each check: its journal since the context's mark is this check's alone.
+        return CheckResult(check.id, check.level, outcome, message, time.monotonic() - started,
+                           timeline=ctx.timeline())
 
     def _outcome(self, check: Check, ctx: CheckContext) -> tuple[str, str]:
         try:

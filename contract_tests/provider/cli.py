@@ -63,6 +63,7 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     provider.add_argument("--report-json", metavar="PATH", help="write the report as JSON")
     provider.add_argument("--junit-xml", metavar="PATH", help="write the report as JUnit XML")
     provider.add_argument("--report-md", metavar="PATH", help="write the report as Markdown")
+    provider.add_argument("--report-html", metavar="PATH", help="write the report as one self-contained HTML page")
     provider.add_argument("--list", action="store_true", help="list the checks (ID, level, what, source) and exit")
 
 
@@ -94,7 +95,7 @@ def run(args: argparse.Namespace) -> int:
         recorded = sum((Path(args.record) / f"{name}.json").is_file() for name in CASES)
         print(f"recorded {recorded} case(s) in {args.record}", file=sys.stderr)
     return render.present(report, PROG, json_path=args.report_json, junit_path=args.junit_xml,
-                          md_path=args.report_md)
+                          md_path=args.report_md, html_path=args.report_html)
 
 
 def _run_drift(args: argparse.Namespace) -> int:
