@@ -1,11 +1,12 @@
 """The ASGI side of the HTTP/2 server (``--grpc``, ``--tls``): gRPC calls to the gRPC face, the rest to the WSGI app.
 
 Hypercorn serves this app. A request with ``content-type: application/grpc`` over HTTP/2 goes to
-``GrpcFace``; every other request is handed to the same WSGI application waitress serves (journal,
-faults, token endpoint, API, Flask views), run on a thread pool so a delayed or hung request never
-blocks the event loop. A gRPC call is served on the loop itself while no fault is queued (its work is a
+``GrpcFace``; every other request is handed to the same WSGI application waitress serves (the REST face of
+the one pipeline, and Flask's views), run on a thread pool so a delayed or hung request never blocks the
+event loop; control-plane requests on a pool of their own, so that hung requests never hold them up. A gRPC call is served on the loop itself while no fault is queued (its work is a
 cached token check and a journal entry: a thread hop would cost more), else on the pool too. A message
-over 4 MiB gets RESOURCE_EXHAUSTED without reaching the face (and without a journal entry).
+over 4 MiB (gRPC's own default receive limit) gets RESOURCE_EXHAUSTED without reaching the face (and
+without a journal entry).
 
 A ``drop`` fault can't close an ASGI connection with no answer at all, as waitress does. Over HTTP/1.1
 the app sends a 502 head promising one body byte and ends the stream: hypercorn closes the connection
@@ -27,17 +28,18 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from .grpc_face import MAX_MESSAGE_BYTES, GrpcAnswer, GrpcFace
+from .pipeline.pipeline import Dropped
 from .pipeline.request import MAX_BODY_BYTES, SMUGGLING, framed_twice
 from .protocol import protocol_error_body
-from .wsgi import JournalMiddleware, classify
+from .wsgi import JournalMiddleware, call_wsgi, classify
 
 Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 GRPC_UNAVAILABLE = 14
 
 
-class DroppedConnection(Exception):
-    """Raised by the WSGI layer for a ``drop`` or ``hang`` fault: end the exchange without an answer."""
+# What the pipeline raises for a ``drop`` or ``hang`` fault, on this server as its own drop error too.
+DroppedConnection = Dropped
 
 
 class AsgiDispatcher:
@@ -172,20 +174,8 @@ def _environ(scope: dict[str, Any], body: bytes, too_big: int) -> dict[str, Any]
 
 
 def _run_wsgi(app: Callable[..., Any], environ: dict[str, Any]) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
-    """Run the WSGI app to completion on a pool thread: status, headers and the whole body."""
-    started: list[Any] = []
-    written: list[bytes] = []
-
-    def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Callable[[bytes], None]:
-        started[:] = [int(status.split(" ", 1)[0]),
-                      [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers]]
-        return written.append  # the legacy write() callable
-
-    result = app(environ, start_response)
-    try:
-        payload = b"".join([*written, *result])
-    finally:
-        close = getattr(result, "close", None)
-        if close is not None:
-            close()
-    return started[0], started[1], payload
+    """Run the WSGI app to completion on a pool thread: status, headers and the whole body, for ASGI."""
+    reply = call_wsgi(app, environ)
+    headers = [(b"content-type", reply.content_type.encode("latin-1"))] if reply.content_type else []
+    headers += [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in reply.headers]
+    return reply.status, headers, reply.body

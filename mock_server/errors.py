@@ -34,6 +34,7 @@ class HttpError(Exception):
 
     family = ""
     key = ""
+    outcome: str | None = None  # the journal's outcome for it, when not its key
 
     def __init__(self, detail: str | None = None, headers: dict[str, str] | None = None,
                  status: int | None = None) -> None:

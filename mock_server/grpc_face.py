@@ -25,12 +25,15 @@ from urllib.parse import quote
 
 from . import protobuf
 from .api import authenticate
-from .errors import ApiError
-from .faults import BLOCKING, Fault
+from .errors import ApiError, HttpError
+from .faults import Fault
 from .journal import JournalEntry
-from .pipeline.request import Request, header_items
+from .pipeline.pipeline import Target
+from .pipeline.request import Request
+from .routes import Route
 
 if TYPE_CHECKING:
+    from .control import ControlPlane
     from .wsgi import JournalMiddleware
 
 GRPC_OK = 0
@@ -45,6 +48,7 @@ class GrpcAnswer:
     message: str = ""
     payload: bytes | None = None
     details: bytes | None = None  # an encoded google.rpc.Status, for grpc-status-details-bin
+    http_status: int = 200  # what the journal records: the HTTP status the code maps to (16 -> 401 ...)
 
     def trailers(self) -> list[tuple[bytes, bytes]]:
         out = [(b"grpc-status", str(self.code).encode())]
@@ -62,106 +66,85 @@ class GrpcAnswer:
 
 
 class GrpcFace:
-    """Serves one unary call: journal entry, fault, authentication, authorization, answer."""
+    """Serves one unary call through the pipeline: route and message, fault, authentication, authorization,
+    answer; errors as gRPC statuses."""
 
     def __init__(self, middleware: JournalMiddleware) -> None:
-        self.middleware = middleware
+        self.pipeline = middleware.pipeline
         self.control = middleware.control
 
     def serve(self, path: str, headers: Sequence[tuple[bytes, bytes]], body: bytes,
               may_block: bool = True) -> GrpcAnswer:
-        """Answer the call to ``path`` (``/package.Service/Method``); raises the middleware's drop error
-        for a ``drop`` or ``hang`` fault (``asgi.py`` then answers ``UNAVAILABLE``, see there).
+        """Answer the call to ``path`` (``/package.Service/Method``); raises ``Dropped`` for a ``drop`` or
+        ``hang`` fault (``asgi.py`` then answers ``UNAVAILABLE``, see there).
 
         ``may_block=False`` (called on the event loop) leaves delay, hang and drop faults queued for a
         later call, which the dispatcher then serves from a thread."""
         # Several values of one key keep the first: the Python SDK sends two ``authorization`` values and the
         # first is its current token.
-        metadata = Request("POST", path, headers=tuple((k.decode("latin-1").lower(), v.decode("latin-1"))
-                                                       for k, v in headers), body=body, length=len(body),
-                           transport="grpc")
-        entry = self._entry(path, metadata)
-        try:
-            answer = self._answer(path, metadata, body, entry, frozenset() if may_block else BLOCKING)
-        except ApiError as error:
-            answer = self._error(error, entry)
-        except self.middleware.drop_error:
-            raise  # already journaled by the fault
-        except Exception as exc:  # noqa: BLE001 - kept for MockServer.check(); the client gets INTERNAL
-            self.control.errors.append(exc)
-            answer = self._error(ApiError("internal", type(exc).__name__), entry)
+        request = Request("POST", path, headers=tuple((k.decode("latin-1").lower(), v.decode("latin-1"))
+                                                      for k, v in headers), body=body, length=len(body),
+                          transport="grpc")
+        entry = self.pipeline.entry(request, "api")
+        if request.repeated("authorization"):
+            entry.extra["authorization_values"] = "several: the first was used"
+        call = _Call(self.control, request, entry)
+        answer = self.pipeline.run(entry, call.resolve, call.answer, self._error, _http_status, may_block=may_block)
         entry.extra["grpc_status"] = answer.code
-        if answer.code == GRPC_OK:
-            entry.status, entry.outcome = 200, entry.outcome or "ok"
-        self.middleware.record(entry)
         return answer
 
-    def _answer(self, path: str, metadata: Request, body: bytes, entry: JournalEntry,
-                skip: frozenset[str]) -> GrpcAnswer:
-        plane = self.control
-        route = plane.routes.by_rpc(path[1:])
-        if route is None:
-            raise ApiError("grpc_unimplemented", f"{path} is not a method of the Scalekit API")
-        entry.extra["rpc"] = route.rpc
-        message = unframe(body)
-        request = decode_request(route.method_name, message)
-        fault = plane.faults.take("api", route.row.method, _rest_path(route.row.template, request), skip)
-        if fault is not None:
-            entry.fault = fault.describe()
-            self._play(fault, entry)
-        if route.policy != "none":
-            token = authenticate(plane, metadata, entry)
-            if route.policy == "not_client" or not route.allows(token.scopes):
-                raise ApiError("forbidden", f"{route.rpc} needs {' or '.join(route.row.permissions) or 'a session'}")
-        entry.outcome = "ok"
-        return GrpcAnswer(GRPC_OK, payload=self._payload(route.method_name, request))
-
-    def _payload(self, method: str, request: dict[str, Any]) -> bytes:
-        orgs = self.control.organizations
-        if method == "ListOrganization":
-            return protobuf.list_organizations_response(
-                orgs.page(request.get("page_size") or None, request.get("page_token", "")))
-        if method == "GetOrganization":
-            return protobuf.get_organization_response(orgs.get(request.get("id", "")))
-        return b""
-
-    def _play(self, fault: Fault, entry: JournalEntry) -> None:
-        """Delays wait, drops and hangs end the call; forced errors and status faults raise their status."""
-        if fault.kind in ("delay", "drop", "hang"):
-            self.middleware.play_fault(fault, entry)  # a drop or hang raises the drop error from here
-        elif fault.kind in ("token_expired", "forbidden"):
-            raise ApiError(fault.kind, "forced by a fault")
-        elif fault.kind == "status":
-            entry.outcome = "fault"
-            raise ApiError(_error_key_for(self.control.fixtures.errors["api"], fault, self.preset_error(fault)),
-                           f"status fault {fault.status}")
-
-    def preset_error(self, fault: Fault) -> str | None:
-        preset = self.control.fixtures.faults["presets"].get(fault.preset or "", {})
-        key = preset.get("api_error")
-        return key if isinstance(key, str) else None
-
-    def _error(self, error: ApiError, entry: JournalEntry) -> GrpcAnswer:
+    def _error(self, error: HttpError, entry: JournalEntry) -> GrpcAnswer:
+        """An error as a gRPC status (a status fault: the API error it stands for), with its details trailer."""
         errors = self.control.fixtures.errors
-        spec = errors["api"][error.key]
+        key = error.key if isinstance(error, ApiError) else "internal"
+        spec = errors["api"][key]
         code, message = int(spec["code"]), str(spec["message"])
         if entry.outcome != "fault":
-            entry.outcome = error.key
+            entry.outcome = key
         if error.detail:
             entry.extra["detail"] = error.detail
-        entry.status = int(spec.get("status", 500))
         details = protobuf.status_details(code, message, errors["error_info_type"], str(spec["error_code"]))
-        return GrpcAnswer(code, message, details=details)
+        return GrpcAnswer(code, message, details=details, http_status=int(spec.get("status", 500)))
 
-    def _entry(self, path: str, metadata: Request) -> JournalEntry:
-        redact = self.control.redactor
-        headers = {name: redact.header(name, value) for name, value in header_items(metadata)}
-        entry = JournalEntry(seq=self.control.journal.next_seq(), time=self.control.now(), method="POST",
-                             path=redact.text(path), query={}, headers=headers, form=None, endpoint="api",
-                             transport="grpc")
-        if metadata.repeated("authorization"):
-            entry.extra["authorization_values"] = "several: the first was used"
-        return entry
+
+def _http_status(answer: GrpcAnswer) -> int:
+    return answer.http_status
+
+
+class _Call:
+    """One call: what it names (for faults: its REST method and path) and its answer."""
+
+    def __init__(self, plane: ControlPlane, request: Request, entry: JournalEntry) -> None:
+        self.plane, self.request, self.entry = plane, request, entry
+        self.route: Route | None = None
+        self.message: dict[str, Any] = {}
+
+    def resolve(self) -> Target:
+        route = self.plane.routes.by_rpc(self.request.path[1:])
+        if route is None:
+            raise ApiError("grpc_unimplemented", f"{self.request.path} is not a method of the Scalekit API")
+        self.entry.extra["rpc"] = route.rpc
+        self.route, self.message = route, decode_request(route.method_name, unframe(self.request.body))
+        return Target("api", route.row.method, _rest_path(route.row.template, self.message))
+
+    def answer(self, _: Fault | None) -> GrpcAnswer:
+        route = self.route
+        assert route is not None
+        if route.policy != "none":
+            token = authenticate(self.plane, self.request, self.entry)
+            if route.policy == "not_client" or not route.allows(token.scopes):
+                raise ApiError("forbidden", f"{route.rpc} needs {' or '.join(route.row.permissions) or 'a session'}")
+        self.entry.outcome = "ok"
+        return GrpcAnswer(GRPC_OK, payload=self._payload(route.method_name))
+
+    def _payload(self, method: str) -> bytes:
+        orgs, message = self.plane.organizations, self.message
+        if method == "ListOrganization":
+            return protobuf.list_organizations_response(
+                orgs.page(message.get("page_size") or None, message.get("page_token", "")))
+        if method == "GetOrganization":
+            return protobuf.get_organization_response(orgs.get(message.get("id", "")))
+        return b""
 
 
 def unframe(body: bytes) -> bytes:
@@ -194,14 +177,3 @@ def _rest_path(template: str, request: dict[str, Any]) -> str:
     if "id" in request and "{id}" in template:
         return template.replace("{id}", str(request["id"]))
     return template
-
-
-def _error_key_for(api_errors: dict[str, Any], fault: Fault, preset_key: str | None) -> str:
-    """The API error a status fault stands for: its preset's, else the first one with that HTTP status,
-    else UNAVAILABLE (what a gRPC client sees of a failing server)."""
-    if preset_key is not None and fault.body is None:
-        return preset_key
-    for key, spec in api_errors.items():
-        if spec.get("status") == fault.status:
-            return str(key)
-    return "unavailable"

@@ -1,7 +1,8 @@
 """Proxy mode: forward token, keys, discovery and API requests to an upstream environment, relay its answers.
 
-The journaling layer (``wsgi.py``) plays faults first, as in mock mode; then ``Proxy.serve`` answers
-itself only what the upstream cannot be asked for — a revoked token, a token past its ``exp`` on the
+The proxy is an endpoint of the one pipeline (``pipeline/pipeline.py``): the pipeline journals the request
+and plays its fault first, as in mock mode; then ``Proxy.serve`` answers itself only what the upstream
+cannot be asked for — a revoked token, a token past its ``exp`` on the
 virtual clock (both 401 "Token expired", the mock's body), a ``malformed_token`` fault, a spent
 budget — and forwards everything else. Answers are relayed unchanged: status, body bytes (still
 content-encoded) and headers, less the hop-by-hop ones. An upstream that cannot be reached, fails
@@ -24,14 +25,14 @@ import httpx
 
 from .control import ControlPlane
 from .credentials import BadCredentials, basic_credentials, bearer_token
-from .errors import ApiError, HttpError, OAuthError
+from .errors import ApiError, OAuthError
 from .faults import Fault
 from .journal import JournalEntry
 from .oauth import FORM, malformed_reply
+from .pipeline.request import Request
 from .relay import unverified_claims
-from .reply import Reply, error_reply
+from .reply import Reply
 
-MAX_REQUEST_BYTES = 1024 * 1024
 MAX_ANSWER_BYTES = 4 * 1024 * 1024
 # RFC 9110 7.6.1 hop-by-hop headers, plus what the proxy sets or settles itself: Host, framing, and Expect
 # (waitress has already answered a 100-continue; the body is here).
@@ -43,6 +44,8 @@ _ERROR_KEY = re.compile(r"[a-z][a-z0-9_]{0,39}\Z")
 
 class BudgetSpent(ApiError):
     """The proxy's budget of upstream requests is spent: a 429 from the proxy, nothing forwarded."""
+
+    outcome = "budget_spent"  # not the upstream's own 429
 
     def __init__(self, budget: int | None) -> None:
         super().__init__("rate_limited", f"the proxy's budget of {budget} upstream requests between two resets is "
@@ -148,12 +151,9 @@ def _describe(exc: Exception) -> str:
 
 
 # -- headers, without I/O ------------------------------------------------------------------------
-def forward_headers(environ: Mapping[str, Any]) -> list[tuple[str, str]]:
+def forward_headers(request: Request) -> list[tuple[str, str]]:
     """The request's end-to-end headers, as the upstream should get them (no hop-by-hop ones, no Host)."""
-    headers = [(_header_name(key[5:]), str(value)) for key, value in environ.items() if key.startswith("HTTP_")]
-    if environ.get("CONTENT_TYPE"):
-        headers.append(("Content-Type", str(environ["CONTENT_TYPE"])))
-    return _end_to_end(headers)
+    return _end_to_end((_header_name(name), value) for name, value in request.headers)
 
 
 def relay_headers(headers: Iterable[tuple[str, str]]) -> tuple[str, list[tuple[str, str]]]:
@@ -169,17 +169,16 @@ def _end_to_end(headers: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
     return [(k, v) for k, v in headers if k.lower() not in HOP_BY_HOP and k.lower() not in named]
 
 
-def _header_name(wsgi_name: str) -> str:
-    return "-".join(part.capitalize() for part in wsgi_name.split("_"))
+def _header_name(name: str) -> str:
+    return "-".join(part.capitalize() for part in name.split("-"))
 
 
-def request_target(environ: Mapping[str, Any]) -> str:
-    """The path and query as the client sent them (waitress's raw ``REQUEST_URI`` when it has one)."""
-    raw = str(environ.get("REQUEST_URI") or "")
-    if raw.startswith("/"):
-        return raw
-    query = environ.get("QUERY_STRING", "")
-    return quote(environ.get("PATH_INFO", "") or "/", safe="/:@!$&'()*+,;=-._~%") + (f"?{query}" if query else "")
+def request_target(request: Request) -> str:
+    """The path and query as the client sent them (the raw request target when the server kept it)."""
+    if request.target.startswith("/"):
+        return request.target
+    query = request.query
+    return quote(request.path, safe="/:@!$&'()*+,;=-._~%") + (f"?{query}" if query else "")
 
 
 # -- the proxy -----------------------------------------------------------------------------------
@@ -196,30 +195,24 @@ class Proxy:
     def close(self) -> None:
         self.upstream.close()
 
-    def serve(self, endpoint: str, environ: dict[str, Any], entry: JournalEntry, fault: Fault | None) -> Reply:
-        """Answer one request of the token, api, keys or discovery family; never raises an ``HttpError``."""
+    def serve(self, endpoint: str, request: Request, entry: JournalEntry, fault: Fault | None) -> Reply:
+        """Answer one request of the token, api, keys or discovery family; what the proxy refuses itself is
+        raised as an ``HttpError`` (the pipeline renders it)."""
+        body = request.read_body(OAuthError if endpoint == "token" else ApiError,
+                                 "invalid_request" if endpoint == "token" else "invalid_argument")
+        if endpoint == "token":
+            self._note_token_request(request, body, entry)
+            spec = self._malformed_spec(fault)
+            if fault is not None and spec is not None and "json_with_token" not in spec:
+                return malformed_reply(self.plane, fault, None, entry)  # no token needed: nothing forwarded
+        elif endpoint == "api":
+            self._check_bearer(request, entry)
         try:
-            body = _read_body(environ, endpoint)
-            if endpoint == "token":
-                self._note_token_request(environ, body, entry)
-                spec = self._malformed_spec(fault)
-                if fault is not None and spec is not None and "json_with_token" not in spec:
-                    return malformed_reply(self.plane, fault, None, entry)  # no token needed: nothing forwarded
-            elif endpoint == "api":
-                self._check_bearer(environ, entry)
-            answer = self._forward(environ, body, entry)
-            return self._relay(endpoint, answer, entry, fault)
-        except HttpError as error:
-            reply = error_reply(self.plane.fixtures, error, entry)
-            if isinstance(error, BudgetSpent):
-                entry.outcome = "budget_spent"  # not the upstream's own 429
-            return reply
+            answer = self._forward(request, body, entry)
         except UpstreamFailure as failure:
             entry.extra["upstream"] = {"error": failure.kind, "detail": failure.detail, "latency": failure.latency}
-            key = "gateway_timeout" if failure.kind == "timeout" else "bad_gateway"
-            reply = error_reply(self.plane.fixtures, ApiError(key, f"upstream {failure.kind}: {failure.detail}"), entry)
-            entry.outcome = f"upstream_{failure.kind}"
-            return reply
+            raise UpstreamError(failure) from failure
+        return self._relay(endpoint, answer, entry, fault)
 
     def _malformed_spec(self, fault: Fault | None) -> Mapping[str, Any] | None:
         if fault is None or fault.kind != "malformed_token":
@@ -227,18 +220,18 @@ class Proxy:
         spec: Mapping[str, Any] = self.plane.fixtures.faults["malformed_token_responses"][fault.variant or "not_json"]
         return spec
 
-    def _note_token_request(self, environ: Mapping[str, Any], body: bytes, entry: JournalEntry) -> None:
+    def _note_token_request(self, request: Request, body: bytes, entry: JournalEntry) -> None:
         """Journal the form (redacted) and the client id, as the mock's token endpoint does."""
-        mimetype = str(environ.get("CONTENT_TYPE", "")).split(";", 1)[0].strip().lower()
-        fields = parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True) if mimetype == FORM else []
-        if mimetype == FORM:
+        form = request.mimetype == FORM
+        fields = parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True) if form else []
+        if form:
             entry.form = self.plane.redactor.fields(fields)
         client_id = next((v for k, v in fields if k == "client_id"), None)
-        entry.client_id = client_id or _basic_user(str(environ.get("HTTP_AUTHORIZATION", "")))
+        entry.client_id = client_id or _basic_user(request.header("Authorization"))
 
-    def _check_bearer(self, environ: Mapping[str, Any], entry: JournalEntry) -> None:
+    def _check_bearer(self, request: Request, entry: JournalEntry) -> None:
         """What the proxy decides itself on an API call: revocation, and expiry on the virtual clock."""
-        token = bearer_token(str(environ.get("HTTP_AUTHORIZATION", "")))
+        token = bearer_token(request.header("Authorization"))
         if token is None:
             return  # the upstream answers "Token empty" itself
         claims = unverified_claims(token)
@@ -252,11 +245,10 @@ class Proxy:
         if exp is not None and exp <= self.plane.now():
             raise ApiError("token_expired", "exp is past on the proxy's clock (answered by the proxy)")
 
-    def _forward(self, environ: Mapping[str, Any], body: bytes, entry: JournalEntry) -> UpstreamAnswer:
+    def _forward(self, request: Request, body: bytes, entry: JournalEntry) -> UpstreamAnswer:
         if not self.relay.take():
             raise BudgetSpent(self.relay.budget)
-        answer = self.upstream.send(str(environ.get("REQUEST_METHOD", "GET")), request_target(environ),
-                                    forward_headers(environ), body)
+        answer = self.upstream.send(request.method, request_target(request), forward_headers(request), body)
         entry.extra["upstream"] = {"status": answer.status, "latency": answer.latency}
         return answer
 
@@ -299,13 +291,10 @@ def _basic_user(authorization: str) -> str | None:
     return credentials[0] or None if credentials else None
 
 
-def _read_body(environ: Mapping[str, Any], endpoint: str) -> bytes:
-    raw = str(environ.get("CONTENT_LENGTH") or "0")
-    length = int(raw) if raw.isdigit() else -1
-    if 0 <= length <= MAX_REQUEST_BYTES:
-        data: bytes = environ["wsgi.input"].read(length) if length else b""
-        return data
-    detail = "the body is too large for the proxy or its length is invalid"
-    if endpoint == "token":
-        raise OAuthError("invalid_request", detail, status=413)
-    raise ApiError("invalid_argument", detail, status=413)
+class UpstreamError(ApiError):
+    """No usable answer from the upstream: 504 when it was too slow, else 502, with the mock's Status body."""
+
+    def __init__(self, failure: UpstreamFailure) -> None:
+        key = "gateway_timeout" if failure.kind == "timeout" else "bad_gateway"
+        super().__init__(key, f"upstream {failure.kind}: {failure.detail}")
+        self.outcome = f"upstream_{failure.kind}"

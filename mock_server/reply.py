@@ -46,7 +46,7 @@ def error_reply(fixtures: Fixtures, error: HttpError, entry: JournalEntry | None
         body = api_error_body(fixtures, error.key)
         headers = list(error.headers.items())
     if entry is not None:
-        entry.outcome = error.key
+        entry.outcome = error.outcome or error.key
         if error.detail:
             entry.extra["detail"] = error.detail
     return json_reply(body, status, headers)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import gzip
 import http.server
+import io
 import json
 import os
 import socket
@@ -38,6 +39,7 @@ from contract_tests.client.target import LIVE_BUDGET, DriverOnTarget
 from mock_server import Client, ControlError, MockConfig, MockServer, fingerprint
 from mock_server.bodies import api_error_body
 from mock_server.cli import main
+from mock_server.pipeline.request import Request
 from mock_server.proxy import UpstreamAnswer, forward_headers, relay_headers
 
 SANDBOX_ID = "skc_70000000000000001"
@@ -400,9 +402,10 @@ def test_forward_headers_drop_hop_by_hop_and_host() -> None:
     environ = {"HTTP_HOST": "127.0.0.1:1", "HTTP_CONNECTION": "keep-alive, X-Private", "HTTP_X_PRIVATE": "1",
                "HTTP_AUTHORIZATION": "Bearer t", "HTTP_KEEP_ALIVE": "5", "HTTP_USER_AGENT": "sdk/1",
                "HTTP_EXPECT": "100-continue",
-               "CONTENT_TYPE": "application/json", "CONTENT_LENGTH": "2"}
-    assert sorted(forward_headers(environ)) == [("Authorization", "Bearer t"), ("Content-Type", "application/json"),
-                                                ("User-Agent", "sdk/1")]
+               "CONTENT_TYPE": "application/json", "CONTENT_LENGTH": "2", "wsgi.input": io.BytesIO(b"{}")}
+    forwarded = forward_headers(Request.from_environ(environ))
+    assert sorted(forwarded) == [("Authorization", "Bearer t"), ("Content-Type", "application/json"),
+                                 ("User-Agent", "sdk/1")]
 
 
 def test_relay_headers_split_content_type_and_drop_framing() -> None:
