@@ -10,18 +10,19 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .app import create_app
-    from .clients import Client
-    from .config import MockConfig
-    from .control import ControlPlane
-    from .data import Fixtures, load_fixtures
-    from .errors import ConfigError, ControlError, MockError
-    from .journal import fingerprint
+    from .core.clients import Client
+    from .core.config import MockConfig
+    from .core.control import ControlPlane
+    from .core.data import Fixtures, load_fixtures
+    from .core.errors import ConfigError, ControlError, MockError
+    from .core.journal import fingerprint
     from .server import MockServer, ServerError
+    from .web.app import create_app
 
-_HOMES = {"create_app": ".app", "Client": ".clients", "MockConfig": ".config", "ControlPlane": ".control",
-          "Fixtures": ".data", "load_fixtures": ".data", "ConfigError": ".errors", "ControlError": ".errors",
-          "MockError": ".errors", "fingerprint": ".journal", "MockServer": ".server", "ServerError": ".server"}
+_HOMES = {"create_app": ".web.app", "Client": ".core.clients", "MockConfig": ".core.config",
+          "ControlPlane": ".core.control", "Fixtures": ".core.data", "load_fixtures": ".core.data",
+          "ConfigError": ".core.errors", "ControlError": ".core.errors", "MockError": ".core.errors",
+          "fingerprint": ".core.journal", "MockServer": ".server", "ServerError": ".server"}
 
 __all__ = ["Client", "ConfigError", "ControlError", "ControlPlane", "Fixtures", "MockConfig", "MockError",
            "MockServer", "ServerError", "create_app", "fingerprint", "load_fixtures"]

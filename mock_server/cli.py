@@ -20,11 +20,11 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from .config import MockConfig
-from .control import default_clients
-from .data import load_fixtures
-from .errors import MockError
-from .journal import JournalEntry
+from .core.config import MockConfig
+from .core.control import default_clients
+from .core.data import load_fixtures
+from .core.errors import MockError
+from .core.journal import JournalEntry
 from .server import MockServer
 
 DEFAULT_PORT = 8080

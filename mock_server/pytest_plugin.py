@@ -16,14 +16,14 @@ from typing import TYPE_CHECKING
 import pytest
 
 if TYPE_CHECKING:
-    from .config import MockConfig
+    from .core.config import MockConfig
     from .server import MockServer
 
 
 @pytest.fixture(scope="session")
 def scalekit_mock_config() -> MockConfig:
     """The configuration of the session's mock; override it in a conftest to change clients etc."""
-    from .config import MockConfig
+    from .core.config import MockConfig
 
     return MockConfig()
 

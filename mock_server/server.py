@@ -11,17 +11,17 @@ from typing import TYPE_CHECKING, Any, cast
 from waitress.channel import ClientDisconnected
 from waitress.server import create_server
 
-from .app import create_app
-from .clients import Client
-from .config import MockConfig
-from .control import ControlPlane
-from .errors import MockError
-from .journal import JournalEntry
-from .protocol import ControlPlaneThreads, json_error_channel
+from .core.clients import Client
+from .core.config import MockConfig
+from .core.control import ControlPlane
+from .core.errors import MockError
+from .core.journal import JournalEntry
+from .servers.waitress import ControlPlaneThreads, json_error_channel
+from .web.app import create_app
 
 if TYPE_CHECKING:
-    from .tls import TlsFiles
-    from .wsgi import JournalMiddleware
+    from .faces.wsgi import JournalMiddleware
+    from .servers.tls import TlsFiles
 
 
 class ServerError(MockError):
@@ -59,7 +59,7 @@ class MockServer:
         self.control = ControlPlane(self.config)
         drop_error: type[BaseException] = ClientDisconnected
         if self.config.http2:
-            from .asgi import DroppedConnection
+            from .servers.asgi import DroppedConnection
 
             drop_error = DroppedConnection
         self.app = create_app(control=self.control, drop_error=drop_error, log=log)
@@ -114,9 +114,9 @@ class MockServer:
         self.control.set_issuer(self.url)
 
     def _start_h2(self) -> MockServer:
-        from .asgi import AsgiDispatcher
-        from .h2server import H2Server
-        from .tls import given_files, throwaway_files
+        from .servers.asgi import AsgiDispatcher
+        from .servers.h2 import H2Server
+        from .servers.tls import given_files, throwaway_files
 
         config = self.config
         if config.tls:

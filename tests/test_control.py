@@ -11,7 +11,7 @@ import requests
 from helpers import call_api, get_token, token_response
 
 from mock_server import ControlError, MockServer
-from mock_server.data import load_fixtures
+from mock_server.core.data import load_fixtures
 
 FIXTURES = load_fixtures()
 API_ERRORS = FIXTURES.errors["api"]

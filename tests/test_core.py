@@ -9,14 +9,14 @@ from typing import Any
 import pytest
 
 from mock_server import Client, ConfigError, ControlError, ControlPlane, MockConfig
-from mock_server.clients import client_from_mapping
-from mock_server.clock import VirtualClock
-from mock_server.control import default_clients
-from mock_server.data import RouteRow, load_fixtures
-from mock_server.errors import ApiError
-from mock_server.faults import FaultQueue, fault_from_mapping
-from mock_server.keys import KeyRing, SigningKey
-from mock_server.routes import RouteTable
+from mock_server.core.clients import client_from_mapping
+from mock_server.core.clock import VirtualClock
+from mock_server.core.control import default_clients
+from mock_server.core.data import RouteRow, load_fixtures
+from mock_server.core.errors import ApiError
+from mock_server.core.faults import FaultQueue, fault_from_mapping
+from mock_server.core.keys import KeyRing, SigningKey
+from mock_server.core.routes import RouteTable
 
 FIXTURES = load_fixtures()
 PRESETS = FIXTURES.faults["presets"]

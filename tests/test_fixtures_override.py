@@ -10,7 +10,7 @@ import requests
 
 from mock_server import ConfigError, MockConfig, MockServer
 from mock_server.cli import main
-from mock_server.data import fixtures_dir, load_fixtures
+from mock_server.core.data import fixtures_dir, load_fixtures
 
 
 def _override_errors(directory: Path, key: str, message: str) -> None:

@@ -18,9 +18,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mock_server import MockServer
-from mock_server import protobuf as pb
-from mock_server.errors import ApiError
-from mock_server.grpc_face import GrpcAnswer, decode_request, unframe
+from mock_server.core.errors import ApiError
+from mock_server.faces import protobuf as pb
+from mock_server.faces.grpc import GrpcAnswer, decode_request, unframe
 
 REQUIRED = os.environ.get("SCALEKIT_REQUIRE_DRIVERS") == "1"
 if not REQUIRED:
@@ -255,7 +255,7 @@ def test_a_long_lived_connection_is_answered_past_a_thousand_calls(mock: MockSer
 def test_calls_served_on_the_event_loop_leave_blocking_faults_for_the_pool() -> None:
     """The dispatcher serves a call inline only when no fault is queued; a delay/hang/drop queued in the
     meantime must not block the loop: it stays queued, for the next call (served from the pool)."""
-    from mock_server.grpc_face import GrpcFace
+    from mock_server.faces.grpc import GrpcFace
 
     mock = MockServer(grpc=True)
     face = GrpcFace(mock.app.wsgi_app)  # the journal middleware

@@ -14,8 +14,8 @@ import httpx
 import pytest
 
 from mock_server import MockConfig, MockServer
-from mock_server.errors import ConfigError
-from mock_server.tls import TRUST_VARIABLES, given_files
+from mock_server.core.errors import ConfigError
+from mock_server.servers.tls import TRUST_VARIABLES, given_files
 
 FORM = {"grant_type": "client_credentials"}
 
@@ -169,7 +169,7 @@ def test_serve_prints_the_trust_exports() -> None:
 def test_only_the_mocks_own_dead_socket_writes_are_silenced() -> None:
     import logging
 
-    from mock_server.h2server import THREAD_PREFIX, _OwnConnectionNoise
+    from mock_server.servers.h2 import THREAD_PREFIX, _OwnConnectionNoise
 
     def record(thread: str, message: str) -> logging.LogRecord:
         entry = logging.LogRecord("asyncio", logging.WARNING, __file__, 1, message, None, None)

@@ -17,7 +17,7 @@ import requests
 from helpers import call_api, get_token, token_response
 
 from mock_server import MockServer, fingerprint
-from mock_server.journal import Journal, JournalEntry, Redactor
+from mock_server.core.journal import Journal, JournalEntry, Redactor
 
 ORGS = "/api/v1/organizations"
 SPECIAL_SECRET = "s3cr3t/with+special=chars&more%20"  # changed by form and URL encoding

@@ -13,9 +13,9 @@ from openapi_schema_validator import validate as validate_schema
 from openapi_spec_validator import OpenAPIV31SpecValidator, validate
 
 from mock_server import Client, ControlPlane, MockConfig, create_app
-from mock_server.bodies import api_error_body, oauth_error_body
-from mock_server.openapi import build_openapi
-from mock_server.views.spec import EXTENSION
+from mock_server.core.bodies import api_error_body, oauth_error_body
+from mock_server.web.openapi import build_openapi
+from mock_server.web.views.spec import EXTENSION
 
 OPENAPI_PATH = "/_mock/openapi.json"
 HTTP_METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}

@@ -58,7 +58,7 @@ def test_wheel_contains_fixture_data(wheel: Path) -> None:
     for name in FIXTURE_FILES:
         assert f"mock_server/fixtures/{name}" in names
     assert [n for n in names if n.startswith("mock_server/fixtures/keys/") and n.endswith(".pem")]
-    assert "mock_server/__init__.py" in names and "mock_server/views/controlapi.py" in names
+    assert "mock_server/__init__.py" in names and "mock_server/web/views/controlapi.py" in names
 
 
 def test_wheel_declares_plugin_entry_point(wheel: Path) -> None:
@@ -73,7 +73,7 @@ import json, sys
 import requests
 import mock_server
 from mock_server import MockServer
-from mock_server.data import fixtures_dir
+from mock_server.core.data import fixtures_dir
 
 with MockServer() as server:
     data = {"grant_type": "client_credentials", "client_id": server.client_id, "client_secret": server.client_secret}

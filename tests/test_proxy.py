@@ -37,10 +37,10 @@ from contract_tests.client.results import SuiteReport
 from contract_tests.client.runner import run_suite
 from contract_tests.client.target import LIVE_BUDGET, DriverOnTarget
 from mock_server import Client, ControlError, MockConfig, MockServer, fingerprint
-from mock_server.bodies import api_error_body
 from mock_server.cli import main
+from mock_server.core.bodies import api_error_body
+from mock_server.pipeline.proxy import UpstreamAnswer, forward_headers, relay_headers
 from mock_server.pipeline.request import Request
-from mock_server.proxy import UpstreamAnswer, forward_headers, relay_headers
 
 SANDBOX_ID = "skc_70000000000000001"
 SANDBOX_SECRET = "test_sandboxSecretNotTheMocksDefault0000001"

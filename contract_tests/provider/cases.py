@@ -173,7 +173,7 @@ CATALOGUE: tuple[Case, ...] = (
     Case("token-second", "the same token request again (a second token, for jti uniqueness)", _post(), _TOKEN),
     Case("keys", "GET /keys: the JSON Web Key Set", lambda probe: Request("GET", "/keys"), "token.json default_key"),
     Case("discovery", "GET /.well-known/openid-configuration", lambda probe: Request(
-        "GET", "/.well-known/openid-configuration"), "mock_server/views/discovery.py"),
+        "GET", "/.well-known/openid-configuration"), "mock_server/web/views/discovery.py"),
     Case("jwks-uri", "GET the jwks_uri the discovery document names", _jwks_uri, "token.json default_key"),
     Case("token-wrong-secret", "POST /oauth/token with the client's id and a wrong secret",
          _post(client_secret=WRONG_SECRET), "errors.json oauth.invalid_client"),

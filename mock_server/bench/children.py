@@ -19,7 +19,7 @@ from urllib.parse import urlencode
 
 from waitress.server import create_server
 
-from ..config import MockConfig
+from ..core.config import MockConfig
 from ..server import MockServer
 from .report import BenchError, Request
 

@@ -16,8 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from ..config import MockConfig
-from ..errors import MockError
+from ..core.config import MockConfig
+from ..core.errors import MockError
 from .load import pick_load
 from .memory import measure_memory
 from .report import Figure, Report

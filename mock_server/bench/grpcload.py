@@ -23,7 +23,7 @@ from pathlib import Path
 
 import httpx
 
-from ..protobuf import str_field
+from ..faces.protobuf import str_field
 from .children import child_output
 from .report import BenchError, LoadResult
 

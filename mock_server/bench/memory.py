@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from ..config import MockConfig
+from ..core.config import MockConfig
 from .children import plans, served_mock
 from .load import drive
 from .report import BenchError, Load, LoadResult, Report

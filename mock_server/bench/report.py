@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from ..errors import MockError
+from ..core.errors import MockError
 
 
 class BenchError(MockError):

@@ -15,12 +15,12 @@ from dataclasses import dataclass
 from typing import TypeVar
 from urllib.parse import parse_qsl
 
-from ..bodies import api_error_body
-from ..control import ControlPlane
-from ..errors import ApiError, HttpError
-from ..faults import BLOCKING, Fault
-from ..journal import JournalEntry
-from ..reply import Reply
+from ..core.bodies import api_error_body
+from ..core.control import ControlPlane
+from ..core.errors import ApiError, HttpError
+from ..core.faults import BLOCKING, Fault
+from ..core.journal import JournalEntry
+from ..faces.rest import Reply
 from .request import Request, header_items
 
 W = TypeVar("W")  # what a face sends: a ``Reply``, a ``GrpcAnswer``

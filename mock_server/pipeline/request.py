@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
 
-from ..errors import ApiError, OAuthError
+from ..core.errors import ApiError, OAuthError
 
 MAX_BODY_BYTES = 64 * 1024  # every face, every endpoint: the Scalekit API's bodies are small
 SMUGGLING = "Content-Length and Transfer-Encoding together (RFC 9112 6.1)"

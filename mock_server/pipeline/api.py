@@ -8,14 +8,14 @@ from __future__ import annotations
 import json
 from typing import Any, Protocol
 
-from .control import ControlPlane
-from .credentials import bearer_token
-from .errors import ApiError
-from .journal import JournalEntry
-from .pipeline.request import Request
-from .reply import Reply, json_reply
-from .routes import Route
-from .tokens import VerifiedToken
+from ..core.control import ControlPlane
+from ..core.credentials import bearer_token
+from ..core.errors import ApiError
+from ..core.journal import JournalEntry
+from ..core.routes import Route
+from ..core.tokens import VerifiedToken
+from ..faces.rest import Reply, json_reply
+from .request import Request
 
 
 def api_endpoint(plane: ControlPlane, request: Request, entry: JournalEntry) -> Reply:

@@ -13,19 +13,19 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
-from .api import api_endpoint
-from .control import ControlPlane
-from .errors import HttpError
-from .faults import Fault
-from .journal import JournalEntry
-from .oauth import token_endpoint
-from .pipeline.pipeline import Dropped, FaultAnswer, Pipeline, Target
-from .pipeline.request import Request
-from .reply import Reply, error_reply
+from ..core.control import ControlPlane
+from ..core.errors import HttpError
+from ..core.faults import Fault
+from ..core.journal import JournalEntry
+from ..pipeline.api import api_endpoint
+from ..pipeline.oauth import token_endpoint
+from ..pipeline.pipeline import Dropped, FaultAnswer, Pipeline, Target
+from ..pipeline.request import Request
+from .rest import Reply, error_reply
 from .wsgi_keys import ENTRY, status_line
 
 if TYPE_CHECKING:  # imported by the server only in proxy mode: mock mode never loads httpx
-    from .proxy import Proxy
+    from ..pipeline.proxy import Proxy
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 

@@ -1,7 +1,8 @@
 """Errors of the mock: the package's misuse error and the HTTP errors its endpoints answer with.
 
-An HTTP error is a tiny class naming an entry of ``fixtures/errors.json``; one renderer (in
-``app.py``) turns any of them into its documented body, so no message text lives in code.
+An HTTP error is a tiny class naming an entry of ``fixtures/errors.json``; one renderer per wire
+(``faces/rest.py``, ``faces/grpc.py``) turns any of them into its documented body, so no message text lives
+in code.
 """
 
 from __future__ import annotations

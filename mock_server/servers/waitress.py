@@ -18,10 +18,10 @@ from waitress.channel import HTTPChannel
 from waitress.parser import HTTPRequestParser, ParsingError
 from waitress.task import ErrorTask, ThreadedTaskDispatcher
 
-from .bodies import api_error_body, oauth_error_body
-from .data import Fixtures
-from .pipeline.request import SMUGGLING, framed_twice
-from .wsgi import classify
+from ..core.bodies import api_error_body, oauth_error_body
+from ..core.data import Fixtures
+from ..faces.wsgi import classify
+from ..pipeline.request import SMUGGLING, framed_twice
 
 
 def protocol_error_body(fixtures: Fixtures, path: str, status: int, detail: str) -> dict[str, Any]:

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from .control import MAX_ADVANCE, MAX_TIME, ControlPlane
-from .data import Fixtures
-from .faults import _FRAMING_HEADERS, ENDPOINTS, FINAL_STATUSES, MALFORMED
+from ..core.control import MAX_ADVANCE, MAX_TIME, ControlPlane
+from ..core.data import Fixtures
+from ..core.faults import _FRAMING_HEADERS, ENDPOINTS, FINAL_STATUSES, MALFORMED
 
 Schema = dict[str, Any]
 

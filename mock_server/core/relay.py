@@ -4,7 +4,7 @@ The proxy cannot sign or verify the upstream's tokens, but it reads their claims
 decide what the real service cannot be asked for: revocation, and expiry on the virtual clock. A
 token's ``iat``/``exp`` are placed on the virtual clock when it is relayed (shifted by the clock's
 offset at that moment), so a token fetched after ``advance_clock(86400)`` is fresh, as in mock mode,
-while one fetched before it is past its ``exp``. No I/O here: ``proxy.py`` does the forwarding.
+while one fetched before it is past its ``exp``. No I/O here: ``pipeline/proxy.py`` does the forwarding.
 """
 
 from __future__ import annotations

@@ -23,15 +23,15 @@ from urllib.parse import parse_qsl, quote
 
 import httpx
 
-from .control import ControlPlane
-from .credentials import BadCredentials, basic_credentials, bearer_token
-from .errors import ApiError, OAuthError
-from .faults import Fault
-from .journal import JournalEntry
+from ..core.control import ControlPlane
+from ..core.credentials import BadCredentials, basic_credentials, bearer_token
+from ..core.errors import ApiError, OAuthError
+from ..core.faults import Fault
+from ..core.journal import JournalEntry
+from ..core.relay import unverified_claims
+from ..faces.rest import Reply
 from .oauth import FORM, malformed_reply
-from .pipeline.request import Request
-from .relay import unverified_claims
-from .reply import Reply
+from .request import Request
 
 MAX_ANSWER_BYTES = 4 * 1024 * 1024
 # RFC 9110 7.6.1 hop-by-hop headers, plus what the proxy sets or settles itself: Host, framing, and Expect

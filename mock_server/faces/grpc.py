@@ -10,7 +10,7 @@ the code itself.
 Errors are gRPC statuses whose ``grpc-status-details-bin`` trailer carries a ``google.rpc.Status``
 with the same code and message plus Scalekit's ``ErrorInfo`` (the Python SDK drops the error code
 when they differ). Success returns a protobuf message: sample data for ``ListOrganization`` and
-``GetOrganization``, an empty message elsewhere. This module is transport-free: ``asgi.py`` frames
+``GetOrganization``, an empty message elsewhere. This module is transport-free: ``servers/asgi.py`` frames
 the messages and writes the trailers.
 """
 
@@ -23,17 +23,17 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
+from ..core.errors import ApiError, HttpError
+from ..core.faults import Fault
+from ..core.journal import JournalEntry
+from ..core.routes import Route
+from ..pipeline.api import authenticate
+from ..pipeline.pipeline import Target
+from ..pipeline.request import Request
 from . import protobuf
-from .api import authenticate
-from .errors import ApiError, HttpError
-from .faults import Fault
-from .journal import JournalEntry
-from .pipeline.pipeline import Target
-from .pipeline.request import Request
-from .routes import Route
 
 if TYPE_CHECKING:
-    from .control import ControlPlane
+    from ..core.control import ControlPlane
     from .wsgi import JournalMiddleware
 
 GRPC_OK = 0
@@ -76,7 +76,7 @@ class GrpcFace:
     def serve(self, path: str, headers: Sequence[tuple[bytes, bytes]], body: bytes,
               may_block: bool = True) -> GrpcAnswer:
         """Answer the call to ``path`` (``/package.Service/Method``); raises ``Dropped`` for a ``drop`` or
-        ``hang`` fault (``asgi.py`` then answers ``UNAVAILABLE``, see there).
+        ``hang`` fault (``servers/asgi.py`` then answers ``UNAVAILABLE``, see there).
 
         ``may_block=False`` (called on the event loop) leaves delay, hang and drop faults queued for a
         later call, which the dispatcher then serves from a thread."""

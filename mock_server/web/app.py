@@ -8,18 +8,18 @@ from typing import TYPE_CHECKING
 from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException
 
-from .config import MockConfig
-from .control import ControlPlane
-from .errors import ApiError, ControlError, HttpError, MockError, OAuthError
-from .journal import JournalEntry
-from .pipeline.request import MAX_BODY_BYTES
+from ..core.config import MockConfig
+from ..core.control import ControlPlane
+from ..core.errors import ApiError, ControlError, HttpError, MockError, OAuthError
+from ..core.journal import JournalEntry
+from ..faces.wsgi import JournalMiddleware, classify
+from ..faces.wsgi_keys import status_line
+from ..pipeline.request import MAX_BODY_BYTES
 from .views import controlapi, discovery, index, spec
 from .views.render import json_response, render_http_error
-from .wsgi import JournalMiddleware, classify
-from .wsgi_keys import status_line
 
 if TYPE_CHECKING:
-    from .proxy import Proxy
+    from ..pipeline.proxy import Proxy
 
 
 def create_app(config: MockConfig | None = None, *, control: ControlPlane | None = None,
@@ -32,7 +32,7 @@ def create_app(config: MockConfig | None = None, *, control: ControlPlane | None
     """
     plane = control or ControlPlane(config or MockConfig())
     if plane.relay is not None and proxy is None:
-        from .proxy import Proxy  # only in proxy mode: mock mode never loads httpx
+        from ..pipeline.proxy import Proxy  # only in proxy mode: mock mode never loads httpx
 
         proxy = Proxy(plane)
     app = Flask("mock_server")

@@ -1,20 +1,20 @@
 """The ASGI side of the HTTP/2 server (``--grpc``, ``--tls``): gRPC calls to the gRPC face, the rest to the WSGI app.
 
-Hypercorn serves this app. A request with ``content-type: application/grpc`` over HTTP/2 goes to
-``GrpcFace``; every other request is handed to the same WSGI application waitress serves (the REST face of
-the one pipeline, and Flask's views), run on a thread pool so a delayed or hung request never blocks the
-event loop; control-plane requests on a pool of their own, so that hung requests never hold them up. A gRPC call is served on the loop itself while no fault is queued (its work is a
-cached token check and a journal entry: a thread hop would cost more), else on the pool too. A message
-over 4 MiB (gRPC's own default receive limit) gets RESOURCE_EXHAUSTED without reaching the face (and
-without a journal entry).
+Hypercorn serves this app. A request with ``content-type: application/grpc`` over HTTP/2 goes to ``GrpcFace``;
+every other request is handed to the same WSGI application waitress serves (the REST face of the one pipeline,
+and Flask's views), run on a thread pool so a delayed or hung request never blocks the event loop; control-plane
+requests on a pool of their own, so that hung requests never hold them up. A gRPC call is served on the loop
+itself while no fault is queued (its work is a cached token check and a journal entry: a thread hop would cost
+more), else on the pool too. A message over 4 MiB (gRPC's own default receive limit) gets RESOURCE_EXHAUSTED
+without reaching the face (and without a journal entry).
 
-A ``drop`` fault can't close an ASGI connection with no answer at all, as waitress does. Over HTTP/1.1
-the app sends a 502 head promising one body byte and ends the stream: hypercorn closes the connection
-mid-response. Python clients (httpx, requests) report that as a broken connection; axios reports a 502
-with an aborted stream. A gRPC call gets ``UNAVAILABLE`` with the message "the connection was dropped"
-(what a gRPC client makes of a dropped connection, though a client can then not tell it from a server's
-own UNAVAILABLE), journaled with outcome ``drop``. Ending an HTTP/2 stream without its trailers would
-leave the call hanging until its deadline instead.
+A ``drop`` fault can't close an ASGI connection with no answer at all, as waitress does. Over HTTP/1.1 the app
+sends a 502 head promising one body byte and ends the stream: hypercorn closes the connection mid-response.
+Python clients (httpx, requests) report that as a broken connection; axios reports a 502 with an aborted stream.
+A gRPC call gets ``UNAVAILABLE`` with the message "the connection was dropped" (what a gRPC client makes of a
+dropped connection, though a client can then not tell it from a server's own UNAVAILABLE), journaled with
+outcome ``drop``. Ending an HTTP/2 stream without its trailers would leave the call hanging until its deadline
+instead.
 """
 
 from __future__ import annotations
@@ -27,11 +27,11 @@ from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from .grpc_face import MAX_MESSAGE_BYTES, GrpcAnswer, GrpcFace
-from .pipeline.pipeline import Dropped
-from .pipeline.request import MAX_BODY_BYTES, SMUGGLING, framed_twice
-from .protocol import protocol_error_body
-from .wsgi import JournalMiddleware, call_wsgi, classify
+from ..faces.grpc import MAX_MESSAGE_BYTES, GrpcAnswer, GrpcFace
+from ..faces.wsgi import JournalMiddleware, call_wsgi, classify
+from ..pipeline.pipeline import Dropped
+from ..pipeline.request import MAX_BODY_BYTES, SMUGGLING, framed_twice
+from .waitress import protocol_error_body
 
 Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]

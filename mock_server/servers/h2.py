@@ -23,7 +23,7 @@ from typing import Any
 from hypercorn.asyncio import serve
 from hypercorn.config import Config
 
-from .errors import MockError
+from ..core.errors import MockError
 from .tls import TlsFiles
 
 LOG = logging.getLogger("scalekit_mock.h2")

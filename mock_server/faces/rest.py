@@ -12,10 +12,10 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from .bodies import api_error_body, oauth_error_body
-from .data import Fixtures
-from .errors import ApiError, HttpError, OAuthError
-from .journal import JournalEntry
+from ..core.bodies import api_error_body, oauth_error_body
+from ..core.data import Fixtures
+from ..core.errors import ApiError, HttpError, OAuthError
+from ..core.journal import JournalEntry
 
 NO_STORE = (("Cache-Control", "no-store"), ("Pragma", "no-cache"))
 

@@ -6,13 +6,13 @@ import json
 from typing import Any
 from urllib.parse import parse_qsl
 
-from .control import ControlPlane
-from .credentials import BadCredentials, basic_credentials
-from .errors import OAuthError
-from .faults import Fault
-from .journal import JournalEntry
-from .pipeline.request import Request
-from .reply import NO_STORE, Reply, json_reply
+from ..core.control import ControlPlane
+from ..core.credentials import BadCredentials, basic_credentials
+from ..core.errors import OAuthError
+from ..core.faults import Fault
+from ..core.journal import JournalEntry
+from ..faces.rest import NO_STORE, Reply, json_reply
+from .request import Request
 
 FORM = "application/x-www-form-urlencoded"
 

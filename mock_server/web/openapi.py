@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from .control import ControlPlane
-from .faults import FAMILIES
+from ..core.control import ControlPlane
+from ..core.faults import FAMILIES
+from ..core.routes import _PARAM, Route
 from .openapi_schemas import SECURITY_SCHEME, Schema, components, json_response, ref_response, ref_schema
-from .routes import _PARAM, Route
 
 OPENAPI_VERSION = "3.1.0"
 ORGANIZATION_SERVICE = "scalekit.v1.organizations.OrganizationService"

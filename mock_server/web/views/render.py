@@ -7,11 +7,11 @@ from typing import Any
 
 from flask import Response, current_app, request
 
-from ..control import ControlPlane
-from ..errors import HttpError
-from ..journal import JournalEntry
-from ..reply import error_reply
-from ..wsgi_keys import ENTRY, status_line
+from ...core.control import ControlPlane
+from ...core.errors import HttpError
+from ...core.journal import JournalEntry
+from ...faces.rest import error_reply
+from ...faces.wsgi_keys import ENTRY, status_line
 
 
 def control() -> ControlPlane:

@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import Blueprint, Response, request
 
-from ..errors import ControlError
+from ...core.errors import ControlError
 from .render import control, json_response
 
 bp = Blueprint("control", __name__, url_prefix="/_mock")

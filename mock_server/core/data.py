@@ -19,8 +19,9 @@ from .errors import ConfigError
 
 
 def fixtures_dir() -> Path:
-    """Where the fixture files are: inside the installed package, or beside it in a checkout."""
-    here = Path(__file__).resolve().parent
+    """Where the fixture files are: inside the installed package (``mock_server/fixtures``), or beside the
+    package in a checkout (``fixtures/``)."""
+    here = Path(__file__).resolve().parent.parent  # the mock_server package
     for candidate in (here / "fixtures", here.parent / "fixtures"):
         if (candidate / "token.json").is_file():
             return candidate
