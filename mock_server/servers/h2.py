@@ -18,17 +18,63 @@ import logging
 import os
 import socket
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from hypercorn.asyncio import serve
 from hypercorn.config import Config
 
 from ..core.errors import MockError
-from .tls import TlsFiles
+from ..pipeline.pipeline import Dropped
+from .tls import TlsFiles, given_files, throwaway_files
+
+if TYPE_CHECKING:
+    from ..core.config import MockConfig
+    from ..core.control import ControlPlane
+    from ..faces.wsgi import JournalMiddleware
 
 LOG = logging.getLogger("scalekit_mock.h2")
 KEEP_ALIVE_SECONDS = 3600
 UNLIMITED_REQUESTS = 2**62
+
+
+class Http2Server:
+    """The mock's app on hypercorn (HTTP/1.1, h2c, TLS with ALPN; the gRPC face), in a thread
+    (``servers/base.Server``): the TLS files, the ASGI dispatcher and the hypercorn loop."""
+
+    drop_error = Dropped  # what the REST face raises for a drop fault; the dispatcher turns it into a cut answer
+
+    def __init__(self, app: Any, control: ControlPlane, config: MockConfig) -> None:
+        from .asgi import AsgiDispatcher
+
+        self.tls: TlsFiles | None = None
+        if config.tls:
+            hosts = tuple(dict.fromkeys(("localhost", "127.0.0.1", "::1", config.host)))
+            self.tls = (given_files(config.tls_cert, config.tls_key) if config.tls_cert and config.tls_key
+                        else throwaway_files(hosts))
+        self.scheme = "https" if self.tls else "http"
+        self._dispatcher = AsgiDispatcher(app, cast("JournalMiddleware", app.wsgi_app), config.threads)
+        try:
+            self._h2 = H2Server(self._dispatcher, config.host, config.port, self.tls)
+        except MockError:
+            self._release()
+            raise
+        self.port = self._h2.port
+
+    @property
+    def error(self) -> BaseException | None:
+        return self._h2.error
+
+    def start(self) -> None:
+        self._h2.start()
+
+    def stop(self) -> None:
+        self._h2.stop()
+        self._release()
+
+    def _release(self) -> None:
+        self._dispatcher.close()
+        if self.tls is not None:
+            self.tls.remove()
 
 
 class H2Server:
