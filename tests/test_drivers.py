@@ -190,6 +190,7 @@ EVIDENCE = {
     "unbounded_401_retry": r"\b20 token request",
     "no_retry_503": r"POST /oauth/token -> 503",
     "ignore_retry_after": r"retried 0\.\d+ s after the 429",
+    "retry_429_storm": r"\b20 API calls\b.*(?s:.*)-> 429 fault",
     "bogus_bearer": r"-> 401 invalid_token",
     "no_timeout": r"after 3 s",
     "secret_in_log": r"stderr line \d+: POST .*'client_secret': 'fp:",

@@ -52,6 +52,8 @@ CATALOGUE: tuple[Check, ...] = (
           failures.transient_503),
     Check("ERR-RATE-LIMITED-429", SHOULD, "RFC 9110 §10.2.3 Retry-After; RFC 6585 §4 429 Too Many Requests",
           failures.rate_limited_429),
+    Check("ERR-API-RATE-LIMITED", MUST, "scalekit-facts (rate limits: 429 RATE_LIMITED with no Retry-After; "
+          "clients must back off exponentially and cap retries); RFC 6585 §4", failures.api_rate_limited),
     Check("ERR-TRANSIENT-SAFE", MUST, "RFC 6749 §5.1: only a 200 carries a token; an error page is never one",
           failures.transient_safe),
     Check("ERR-MALFORMED-TOKEN-RESPONSE", MUST, "RFC 6749 §5.1 (access_token REQUIRED, JSON body); scalekit-facts: "

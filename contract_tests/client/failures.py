@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 
 from .context import CheckContext, Client
@@ -76,6 +77,34 @@ def persistent_401(ctx: CheckContext) -> None:
         ctx.fail(f"with every API call answered 401 the call should surface 401; it {result.describe()} {evidence}")
     if len(journal.token_requests) > 5 or len(journal.api_calls) > 6:
         ctx.fail(f"401s were retried without a tight bound (at most 5 token requests and 6 API calls) {evidence}")
+
+
+API_RATE_LIMIT_CALLS = 4  # the call and at most 3 retries: Scalekit's docs ask clients to cap their retries
+
+
+def api_rate_limited(ctx: CheckContext) -> None:
+    """ERR-API-RATE-LIMITED: with every API call answered 429 RATE_LIMITED and no Retry-After (what Scalekit's
+    per-environment rate limit sends), the client makes at most 4 API calls, waits at least 0.1 s before each
+    retry, and fetches no new token for it (a 429 says nothing about the token)."""
+    ctx.mock.add_fault("status", endpoint="api", preset="scalekit_rate_limited", count=PERSISTENT_401_COUNT)
+    ctx.mock_step("add_fault", kind="status", endpoint="api", preset="scalekit_rate_limited",
+                  count=PERSISTENT_401_COUNT)
+    client = ctx.client()
+    client.new_client()
+    client.call()
+    journal = ctx.journal()
+    evidence = f"({journal.counts()}):\n{journal.describe()}"
+    calls = journal.api_calls
+    if len(calls) > API_RATE_LIMIT_CALLS:
+        ctx.fail(f"a rate-limited API was called {len(calls)} times for one call (a retry storm: at most "
+                 f"{API_RATE_LIMIT_CALLS}) {evidence}")
+    gaps = [later.time - earlier.time for earlier, later in itertools.pairwise(calls)]
+    if gaps and min(gaps) < MIN_BACKOFF:
+        ctx.fail(f"a 429 was retried {min(gaps):.3f} s after it came (no Retry-After: back off, at least "
+                 f"{MIN_BACKOFF} s) {evidence}")
+    if len(journal.token_requests) > 1:
+        ctx.fail(f"a 429 from the API made the client fetch {len(journal.token_requests) - 1} new token(s): "
+                 f"rate limiting is not a token problem {evidence}")
 
 
 def _retried_after(ctx: CheckContext, preset: str, status: int, minimum: float, what: str) -> None:

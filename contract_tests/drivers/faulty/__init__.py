@@ -23,6 +23,7 @@ EXPECTED: dict[str, str] = {
     "unbounded_401_retry": "ERR-PERSISTENT-401",
     "no_retry_503": "ERR-TRANSIENT-503",
     "ignore_retry_after": "ERR-RATE-LIMITED-429",
+    "retry_429_storm": "ERR-API-RATE-LIMITED",
     "bogus_bearer": "ERR-MALFORMED-TOKEN-RESPONSE",
     "no_timeout": "ERR-TOKEN-ENDPOINT-HANG",
     "secret_in_log": "SEC-SECRET-NOT-LOGGED",
