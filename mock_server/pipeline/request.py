@@ -8,6 +8,7 @@ the endpoint that needs it without being held in memory.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -54,9 +55,9 @@ class Request:
     def mimetype(self) -> str:
         return self.header("content-type").split(";", 1)[0].strip().lower()
 
-    @property
+    @functools.cached_property
     def args(self) -> dict[str, str]:
-        """Query parameters, the first value of each."""
+        """Query parameters, the first value of each (parsed once)."""
         args: dict[str, str] = {}
         for key, value in parse_qsl(self.query, keep_blank_values=True):
             args.setdefault(key, value)
