@@ -7,7 +7,7 @@ negotiate ``h2`` or ``http/1.1`` by ALPN.
 
 Hypercorn's defaults are changed where SDKs trip on them: it stops answering a connection after 1000
 requests (``keep_alive_max_requests``; the 1001st call on an SDK's long-lived HTTP/2 connection would
-go unanswered) and closes idle connections after 5 s (SDKs keep theirs open for minutes).
+go unanswered) and closes idle connections after 5 s (SDKs keep theirs open for minutes: the mock allows 5 minutes).
 """
 
 from __future__ import annotations
@@ -33,7 +33,10 @@ if TYPE_CHECKING:
     from ..faces.wsgi import JournalMiddleware
 
 LOG = logging.getLogger("scalekit_mock.h2")
-KEEP_ALIVE_SECONDS = 3600
+# Idle connections are closed after 5 minutes, as Scalekit's backend does (gRPC MaxConnectionIdle, scalekit-facts);
+# SDKs reconnect. It also bounds hypercorn's hold on a connection the client closed while idle: its idle task
+# waits this long before the connection's file descriptor is released (docs/benchmarks.md, Server candidates).
+KEEP_ALIVE_SECONDS = 300
 UNLIMITED_REQUESTS = 2**62
 
 
