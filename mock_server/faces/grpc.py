@@ -82,9 +82,7 @@ class GrpcFace:
         later call, which the dispatcher then serves from a thread."""
         # Several values of one key keep the first: the Python SDK sends two ``authorization`` values and the
         # first is its current token.
-        request = Request("POST", path, headers=tuple((k.decode("latin-1").lower(), v.decode("latin-1"))
-                                                      for k, v in headers), body=body, length=len(body),
-                          transport="grpc")
+        request = Request.from_grpc(path, headers, body)
         entry = self.pipeline.entry(request, "api")
         if request.repeated("authorization"):
             entry.extra["authorization_values"] = "several: the first was used"

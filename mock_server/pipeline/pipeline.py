@@ -21,7 +21,7 @@ from ..core.errors import ApiError, HttpError
 from ..core.faults import BLOCKING, Fault
 from ..core.journal import JournalEntry
 from ..faces.rest import Reply
-from .request import Request, header_items
+from .request import Request
 
 W = TypeVar("W")  # what a face sends: a ``Reply``, a ``GrpcAnswer``
 
@@ -57,7 +57,7 @@ class Pipeline:
     def entry(self, request: Request, family: str) -> JournalEntry:
         """The request's journal entry, redacted: secrets and tokens never reach the journal in clear."""
         redact = self.control.redactor
-        headers = {name: redact.header(name, value) for name, value in header_items(request)}
+        headers = {name: redact.header(name, value) for name, value in request.first_values()}
         query = redact.fields(parse_qsl(request.query, keep_blank_values=True)) if request.query else {}
         return JournalEntry(seq=self.control.journal.next_seq(), time=self.control.now(), method=request.method,
                             path=redact.text(request.path), query=query, headers=headers, form=None,

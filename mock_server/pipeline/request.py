@@ -89,16 +89,11 @@ class Request:
                    target=str(environ.get("REQUEST_URI") or ""))
 
     @classmethod
-    def from_asgi(cls, scope: Mapping[str, Any], body: bytes, length: int, transport: str = "http") -> Request:
-        """An ASGI HTTP request whose body (its first ``MAX_BODY_BYTES``) the server has read."""
-        headers = tuple((bytes(k).decode("latin-1").lower(), bytes(v).decode("latin-1")) for k, v in scope["headers"])
-        raw_path = scope.get("raw_path") or scope["path"].encode("utf-8")
-        query = bytes(scope.get("query_string", b"")).decode("latin-1")
-        target = bytes(raw_path).decode("latin-1") + (f"?{query}" if query else "")
-        return cls(str(scope["method"]), str(scope["path"]).encode("utf-8").decode("latin-1"), query, headers,
-                   body, length, transport, target)
+    def from_grpc(cls, path: str, metadata: Iterable[tuple[bytes, bytes]], body: bytes) -> Request:
+        """A gRPC call: its path (``/package.Service/Method``), its metadata as HTTP/2 sent it, its body."""
+        headers = tuple((bytes(k).decode("latin-1").lower(), bytes(v).decode("latin-1")) for k, v in metadata)
+        return cls("POST", path, headers=headers, body=body, length=len(body), transport="grpc")
 
-
-def header_items(request: Request) -> Iterable[tuple[str, str]]:
-    """The headers the journal records: one value per name (the first)."""
-    return request._first.items()
+    def first_values(self) -> Iterable[tuple[str, str]]:
+        """The headers the journal records: one value per name (the first)."""
+        return self._first.items()
