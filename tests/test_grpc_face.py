@@ -243,7 +243,7 @@ def test_faults_become_grpc_statuses(mock: MockServer, channel: grpc.Channel) ->
 
 
 def test_a_long_lived_connection_is_answered_past_a_thousand_calls(mock: MockServer, channel: grpc.Channel) -> None:
-    """Hypercorn stops answering a connection after 1000 requests by default; SDKs keep one for hours."""
+    """No limit of requests per connection (hypercorn's default stopped at 1000); SDKs keep one for hours."""
     token = get_token(mock)
     stub = channel.unary_unary(LIST, request_serializer=None, response_deserializer=None)
     metadata = [("authorization", f"Bearer {token}")]

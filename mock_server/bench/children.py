@@ -32,7 +32,7 @@ CLI_CHILD = "import sys; from mock_server.cli import main; sys.exit(main(sys.arg
 
 
 def _serve_child() -> None:
-    """Child entry: a default mock on the port in argv (0: any), with the gRPC face (hypercorn) when argv[2] is
+    """Child entry: a default mock on the port in argv (0: any), with the gRPC face (uvicorn) when argv[2] is
     ``grpc``; prints its port, stops when stdin closes."""
     server = MockServer(port=int(sys.argv[1]), grpc=sys.argv[2:3] == ["grpc"]).start()
     print(server.port, flush=True)
@@ -75,7 +75,7 @@ def _read_port(proc: subprocess.Popen[bytes], errors: IO[bytes]) -> int:
 @contextmanager
 def served_mock(grpc: bool = False) -> Iterator[ServedMock]:
     """A default mock in its own process, so the load generator never shares its GIL (``grpc``: with the
-    gRPC face, i.e. served by hypercorn instead of waitress)."""
+    gRPC face, i.e. served by uvicorn instead of waitress)."""
     with tempfile.TemporaryFile() as errors:
         proc = subprocess.Popen([sys.executable, "-c", SERVE_CHILD, "0", *(["grpc"] if grpc else [])],
                                 stdin=subprocess.PIPE,

@@ -88,7 +88,7 @@ def throughput_jobs(load: Load, served: ServedMock) -> dict[str, Callable[[float
 
 
 def grpc_face_jobs(load: Load, served: ServedMock) -> dict[str, Callable[[float], LoadResult]]:
-    """The same token load on a mock serving the gRPC face (hypercorn), and gRPC calls through that face."""
+    """The same token load on a mock serving the gRPC face (uvicorn), and gRPC calls through that face."""
     plan = plans(served.port)
     token = json.loads(send(served.port, plan["token"][0])[1])["access_token"]
     org = plan["protected"][0].path.rsplit("/", 1)[1]
@@ -121,7 +121,7 @@ def measure_throughput(report: Report, load: Load, seconds: float, rounds: int) 
     report.judge("token_c16", ">= 40%", report.compare("token_c16", "sign_two_core") >= 0.40)
     report.judge("api_protected_c16", ">= 80%", report.compare("api_protected_c16", "api_open_c16") >= 0.80)
     report.compare("token_c16_grpc_face", "token_c16")
-    report.figures["token_c16_grpc_face"].note += ("; served by hypercorn (HTTP/1.1 here) instead of waitress: "
+    report.figures["token_c16_grpc_face"].note += ("; served by uvicorn (HTTP/1.1 here) instead of waitress: "
                                                     "without --grpc the REST path is unchanged")
     if "grpc_get_c16" in report.figures:
         report.compare("grpc_get_c16", "api_protected_c16")

@@ -31,7 +31,7 @@ class MockConfig:
     upstream: str | None = None  # proxy mode: forward token, keys, discovery and API requests to this environment
     upstream_timeout: float = 10.0  # seconds for each phase of an upstream request (connect, write, read)
     upstream_budget: int | None = None  # proxy mode: at most this many requests forwarded between two resets
-    grpc: bool = False  # serve the gRPC face too (HTTP/2, on the same port): hypercorn instead of waitress
+    grpc: bool = False  # serve the gRPC face too (HTTP/2, on the same port): uvicorn instead of waitress
     tls: bool = False  # serve HTTPS (ALPN h2, http/1.1) with a throwaway CA, or with tls_cert/tls_key
     tls_cert: str | None = None  # a PEM certificate chain to serve instead of a throwaway one (implies tls)
     tls_key: str | None = None  # its PEM private key
@@ -63,7 +63,7 @@ class MockConfig:
 
     @property
     def http2(self) -> bool:
-        """Whether the mock runs the HTTP/2 server (hypercorn) rather than waitress."""
+        """Whether the mock runs the HTTP/2 server (uvicorn) rather than waitress."""
         return self.grpc or self.tls
 
     def with_env(self, environ: Mapping[str, str] | None = None, defaults: tuple[Client, ...] = ()) -> MockConfig:

@@ -50,3 +50,13 @@ def error_reply(fixtures: Fixtures, error: HttpError, entry: JournalEntry | None
         if error.detail:
             entry.extra["detail"] = error.detail
     return json_reply(body, status, headers)
+
+
+def protocol_error_body(fixtures: Fixtures, family: str, status: int, detail: str) -> dict[str, Any]:
+    """The body for a request a server refuses at the HTTP level (malformed, framed twice, too large), shaped
+    like the errors of its endpoint family (``faces.wsgi.classify``; "api" when the path is not known)."""
+    if family == "control":
+        return {"error": detail}
+    if family == "token" and status < 500:
+        return oauth_error_body(fixtures, "invalid_request")
+    return api_error_body(fixtures, "invalid_argument" if status < 500 else "internal")

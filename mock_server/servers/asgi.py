@@ -1,6 +1,6 @@
 """The ASGI side of the HTTP/2 server (``--grpc``, ``--tls``): gRPC calls to the gRPC face, the rest to the WSGI app.
 
-Hypercorn serves this app. A request with ``content-type: application/grpc`` over HTTP/2 goes to ``GrpcFace``;
+uvicorn serves this app (``h2.py``). A request with ``content-type: application/grpc`` over HTTP/2 goes to ``GrpcFace``;
 every other request is handed to the same WSGI application waitress serves (the REST face of the one pipeline,
 and Flask's views), run on a thread pool so a delayed or hung request never blocks the event loop; control-plane
 requests on a pool of their own, so that hung requests never hold them up. A gRPC call is served on the loop
@@ -8,8 +8,9 @@ itself while no fault is queued (its work is a cached token check and a journal 
 more), else on the pool too. A message over 4 MiB (gRPC's own default receive limit) gets RESOURCE_EXHAUSTED
 without reaching the face (and without a journal entry).
 
-A ``drop`` fault can't close an ASGI connection with no answer at all, as waitress does. Over HTTP/1.1 the app
-sends a 502 head promising one body byte and ends the stream: hypercorn closes the connection mid-response.
+A ``drop`` fault can't close an ASGI connection with no answer at all, as waitress does. The app sends a 502 head
+promising one body byte and ends: uvicorn closes the connection mid-response over HTTP/1.1, resets the stream over
+HTTP/2.
 Python clients (httpx, requests) report that as a broken connection; axios reports a 502 with an aborted stream.
 A gRPC call gets ``UNAVAILABLE`` with the message "the connection was dropped" (what a gRPC client makes of a
 dropped connection, though a client can then not tell it from a server's own UNAVAILABLE), journaled with
@@ -28,10 +29,10 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from ..faces.grpc import MAX_MESSAGE_BYTES, GrpcAnswer, GrpcFace
+from ..faces.rest import protocol_error_body
 from ..faces.wsgi import JournalMiddleware, call_wsgi, classify
 from ..pipeline.pipeline import Dropped
-from ..pipeline.request import MAX_BODY_BYTES, SMUGGLING, framed_twice
-from .waitress import protocol_error_body
+from ..pipeline.request import MAX_BODY_BYTES
 
 Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
@@ -87,9 +88,6 @@ class AsgiDispatcher:
         await send({"type": "http.response.trailers", "headers": answer.trailers(), "more_trailers": False})
 
     async def _wsgi(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
-        if framed_twice({bytes(name).lower() for name, _ in scope["headers"]}):
-            await self._refuse_smuggling(scope, send)
-            return
         body, too_big = await _read_body(receive, MAX_BODY_BYTES)
         environ = _environ(scope, body, too_big)
         loop = asyncio.get_running_loop()
@@ -98,20 +96,15 @@ class AsgiDispatcher:
             status, headers, payload = await loop.run_in_executor(pool, _run_wsgi, self.wsgi_app, environ)
         except DroppedConnection:
             await send({"type": "http.response.start", "status": 502, "headers": [(b"content-length", b"1")]})
-            return  # the stream ends short of its promised body: hypercorn closes the connection
+            return  # the stream ends short of its promised body: uvicorn closes the connection or resets the stream
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": payload, "more_body": False})
 
 
-    async def _refuse_smuggling(self, scope: dict[str, Any], send: Send) -> None:
-        """400 in the endpoint family's body shape, and the connection closed (hypercorn closes it on the
-        ``connection: close`` of the answer)."""
-        fixtures = self.grpc.control.fixtures
-        body = json.dumps(protocol_error_body(fixtures, scope["path"], 400, SMUGGLING), separators=(",", ":")).encode()
-        await send({"type": "http.response.start", "status": 400, "headers": [
-            (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-            (b"connection", b"close")]})
-        await send({"type": "http.response.body", "body": body, "more_body": False})
+    def protocol_error(self, detail: str) -> bytes:
+        """The JSON body of a 400 for a request the server refuses before its path is known (``h2._Http1``)."""
+        body = protocol_error_body(self.grpc.control.fixtures, "api", 400, detail)
+        return json.dumps(body, separators=(",", ":")).encode()
 
 
 async def _lifespan(receive: Receive, send: Send) -> None:

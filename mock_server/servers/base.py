@@ -6,7 +6,7 @@ promptly whatever is in flight (the control plane releases hung requests first).
 REST face raises inside the app to make the server close a connection without an answer. ``error`` is an
 exception the serving thread died of, for ``MockServer.check()``.
 
-Plain HTTP/1.1 runs on waitress (``waitress.py``); ``--grpc`` or ``--tls`` on hypercorn (``h2.py``), which
+Plain HTTP/1.1 runs on waitress (``waitress.py``); ``--grpc`` or ``--tls`` on uvicorn with zttp (``h2.py``), which
 speaks HTTP/2 and TLS. Why these two, and what else was measured: docs/benchmarks.md, "Server candidates".
 """
 

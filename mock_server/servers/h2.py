@@ -1,13 +1,19 @@
-"""The HTTP/2 server behind ``--grpc`` and ``--tls``: hypercorn on its own event loop, in a thread.
+"""The HTTP/2 server behind ``--grpc`` and ``--tls``: uvicorn with zttp, on its own event loop, in a thread.
 
-Waitress (the default) speaks HTTP/1.1 only and no TLS; gRPC needs HTTP/2, and HTTPS needs TLS, so
-those modes run hypercorn instead, serving ``AsgiDispatcher``. Cleartext connections may speak HTTP/1.1
-or HTTP/2 with prior knowledge (h2c, what the Node SDK uses for an ``http://`` URL); TLS connections
-negotiate ``h2`` or ``http/1.1`` by ALPN.
+Waitress (the default) speaks HTTP/1.1 only and no TLS; gRPC needs HTTP/2 with trailers, and HTTPS needs TLS,
+so those modes run uvicorn with its zttp protocol (HTTP/1.1 and HTTP/2 on one port) instead, serving
+``AsgiDispatcher``. Cleartext connections may speak HTTP/1.1 or HTTP/2 with prior knowledge (h2c, what the Node
+SDK uses for an ``http://`` URL); TLS connections negotiate ``h2`` or ``http/1.1`` by ALPN. Why uvicorn + zttp
+(hypercorn, used before, leaked a descriptor per closed connection and ~200 KB per closed TLS connection):
+docs/benchmarks.md, "Server candidates".
 
-Hypercorn's defaults are changed where SDKs trip on them: it stops answering a connection after 1000
-requests (``keep_alive_max_requests``; the 1001st call on an SDK's long-lived HTTP/2 connection would
-go unanswered) and closes idle connections after 5 s (SDKs keep theirs open for minutes: the mock allows 5 minutes).
+Settings chosen for SDKs and for a prompt stop: idle connections are closed after 5 minutes, as Scalekit's
+backend does (gRPC MaxConnectionIdle, scalekit-facts), with no limit on requests per connection; a stop waits
+at most ``GRACE_SECONDS`` for requests in flight (the control plane has released hung ones by then).
+
+zttp 0.0.35 with uvicorn 0.54 never ends the body of an HTTP/2 request that has none (HEADERS with END_STREAM,
+i.e. any GET), so the app would wait for it forever. ``_Http2`` ends it; ``tests/test_h2_server.py`` holds the
+regression test, so an upstream change that makes the fix unnecessary or ineffective shows.
 """
 
 from __future__ import annotations
@@ -15,13 +21,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import socket
 import threading
 from typing import TYPE_CHECKING, Any, cast
 
-from hypercorn.asyncio import serve
-from hypercorn.config import Config
+import uvicorn
+from uvicorn.protocols.http.auto_zttp_impl import AutoZttpProtocol
+from uvicorn.protocols.http.zttp_h2_impl import ZttpH2Protocol
+from uvicorn.protocols.http.zttp_impl import ZttpProtocol
 
 from ..core.errors import MockError
 from ..pipeline.pipeline import Dropped
@@ -33,16 +40,13 @@ if TYPE_CHECKING:
     from ..faces.wsgi import JournalMiddleware
 
 LOG = logging.getLogger("scalekit_mock.h2")
-# Idle connections are closed after 5 minutes, as Scalekit's backend does (gRPC MaxConnectionIdle, scalekit-facts);
-# SDKs reconnect. It also bounds hypercorn's hold on a connection the client closed while idle: its idle task
-# waits this long before the connection's file descriptor is released (docs/benchmarks.md, Server candidates).
 KEEP_ALIVE_SECONDS = 300
-UNLIMITED_REQUESTS = 2**62
+GRACE_SECONDS = 1
 
 
 class Http2Server:
-    """The mock's app on hypercorn (HTTP/1.1, h2c, TLS with ALPN; the gRPC face), in a thread
-    (``servers/base.Server``): the TLS files, the ASGI dispatcher and the hypercorn loop."""
+    """The mock's app on uvicorn (HTTP/1.1, h2c, TLS with ALPN; the gRPC face), in a thread
+    (``servers/base.Server``): the TLS files, the ASGI dispatcher and the uvicorn loop."""
 
     drop_error = Dropped  # what the REST face raises for a drop fault; the dispatcher turns it into a cut answer
 
@@ -84,23 +88,19 @@ class H2Server:
     """Serve an ASGI app on ``host:port`` (0 picks a free port) until ``stop()``."""
 
     def __init__(self, app: Any, host: str, port: int, tls: TlsFiles | None) -> None:
-        self.app = app
-        self.tls = tls
         try:
             family = socket.AF_INET6 if ":" in host else socket.AF_INET
             self.socket = socket.create_server((host, port), family=family, backlog=1024)
         except OSError as exc:
             raise MockError(f"cannot listen on {host}:{port}: {exc}") from exc
         self.port = int(self.socket.getsockname()[1])
-        self.config = _config(self.socket, tls)
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._stop: asyncio.Event | None = None
-        self._ready = threading.Event()
+        self.server = uvicorn.Server(_config(app, tls))
         self._thread: threading.Thread | None = None
+        self._ready = threading.Event()
         self.error: BaseException | None = None
 
     def start(self) -> None:
-        logging.getLogger("asyncio").addFilter(_NOISE_FILTER)  # once: adding the same filter again is a no-op
+        _quiet_loggers()
         self._thread = threading.Thread(target=self._run, name=f"{THREAD_PREFIX}:{self.port}", daemon=True)
         self._thread.start()
         self._ready.wait(10)
@@ -109,15 +109,12 @@ class H2Server:
         loop = asyncio.new_event_loop()
         asyncio.set_event_loop(loop)
         loop.set_exception_handler(_connection_noise)
-        self._loop = loop
-        self._stop = asyncio.Event()
         loop.call_soon(self._ready.set)
         try:
-            loop.run_until_complete(serve(self.app, self.config, shutdown_trigger=self._stop.wait, mode="asgi"))
+            loop.run_until_complete(self.server.serve(sockets=[self.socket]))
         except BaseException as exc:  # noqa: BLE001 - reported through MockServer.check()
             self.error = exc
         finally:
-            # Connections still open at shutdown: cancel their tasks and let them unwind before closing.
             pending = asyncio.all_tasks(loop)
             for task in pending:
                 task.cancel()
@@ -126,45 +123,81 @@ class H2Server:
             loop.close()
 
     def stop(self) -> None:
-        loop, stop = self._loop, self._stop
-        if loop is not None and stop is not None and not loop.is_closed():
-            with contextlib.suppress(RuntimeError):  # the loop closed in between
-                loop.call_soon_threadsafe(stop.set)
+        self.server.should_exit = True
         if self._thread is not None:
-            self._thread.join(10)
-        self.socket.close()
+            self._thread.join(GRACE_SECONDS + 5)
+        with contextlib.suppress(OSError):
+            self.socket.close()
 
 
-class _OwnConnectionNoise(logging.Filter):
-    """Drops asyncio's "socket.send() raised exception." from the mock's own loop thread: hypercorn keeps
-    writing a stream's answer after its client hung up, and asyncio logs each write to the dead socket.
-    Other threads' asyncio logs (an application's own) pass untouched."""
+class _Http2(ZttpH2Protocol):
+    def handle_request(self, event: Any) -> None:
+        super().handle_request(event)
+        if getattr(event, "end_stream", False):  # a request without a body: there is none to wait for
+            cycle = self.cycles.get(event.stream_id)
+            if cycle is not None:
+                cycle.more_body = False
+                cycle.message_event.set()
 
-    def filter(self, record: logging.LogRecord) -> bool:
-        ours = (record.threadName or "").startswith(THREAD_PREFIX)
-        return not ours or record.msg != "socket.send() raised exception."
+
+class _Http1(ZttpProtocol):
+    def send_400_response(self, msg: str) -> None:
+        """A request zttp refuses (malformed, or framed twice: RFC 9112 6.1) gets the API's JSON error body, not
+        zttp's plain text, and the connection closed. zttp refuses it before its path is known, so the body
+        cannot take the shape of the endpoint family, as waitress's does."""
+        body = self.app.protocol_error(msg)
+        self.conn.send_response(400, [(b"content-type", b"application/json"),
+                                      (b"content-length", str(len(body)).encode()), (b"connection", b"close")])
+        self.conn.send_data(body)
+        self.conn.end_message()
+        self.transport.write(self.conn.data_to_send())
+        self.transport.close()
+
+
+class _Http(AutoZttpProtocol):
+    """uvicorn's HTTP/1.1-or-HTTP/2 switch, with both sides amended (module docstring, ``_Http1``)."""
+
+    def _switch(self, http2: bool, initial_data: bytes = b"") -> None:
+        kind = _Http2 if http2 else _Http1
+        protocol = kind(config=self.config, server_state=self.server_state, app_state=self.app_state, _loop=self.loop)
+        self.transport.set_protocol(protocol)
+        protocol.connection_made(self.transport)
+        if initial_data:
+            protocol.data_received(initial_data)
+
+
+def _config(app: Any, tls: TlsFiles | None) -> uvicorn.Config:
+    return uvicorn.Config(
+        app, http=_Http, ws="none", lifespan="off", interface="asgi3", proxy_headers=False, log_config=None,
+        access_log=False,
+        timeout_keep_alive=KEEP_ALIVE_SECONDS, timeout_graceful_shutdown=GRACE_SECONDS,
+        ssl_certfile=tls.cert_file if tls else None, ssl_keyfile=tls.key_file if tls else None,
+        server_header=False, date_header=True)
 
 
 THREAD_PREFIX = "scalekit-mock-h2"
-_NOISE_FILTER = _OwnConnectionNoise()
+
+
+class _ServerNoise(logging.Filter):
+    """uvicorn's own lines that say nothing to a mock's user: its start and stop messages (``serve`` prints
+    its own), and the cut answer of a ``drop`` fault, which it reports as an app error. Other records pass."""
+
+    QUIET = ("Started server process", "Waiting for application", "Application startup", "Uvicorn running",
+             "Shutting down", "Waiting for connections", "Waiting for background", "Finished server process",
+             "ASGI callable returned without completing response.")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith(self.QUIET)
+
+
+_NOISE_FILTER = _ServerNoise()
+
+
+def _quiet_loggers() -> None:
+    logging.getLogger("uvicorn.error").addFilter(_NOISE_FILTER)  # adding the same filter again is a no-op
 
 
 def _connection_noise(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
     """Errors of single connections (a client hanging up mid-TLS, a reset) are the client's business:
     logged at debug level, not printed to stderr by asyncio's default handler."""
     LOG.debug("connection error: %s", context.get("exception") or context.get("message"))
-
-
-def _config(sock: socket.socket, tls: TlsFiles | None) -> Config:
-    config = Config()
-    config.bind = [f"fd://{os.dup(sock.fileno())}"]  # hypercorn closes its copy; ours is closed by stop()
-    config.keep_alive_timeout = KEEP_ALIVE_SECONDS
-    config.keep_alive_max_requests = UNLIMITED_REQUESTS
-    config.graceful_timeout = 1.0
-    config.accesslog = None
-    config.errorlog = LOG
-    if tls is not None:
-        config.certfile = tls.cert_file
-        config.keyfile = tls.key_file
-        config.alpn_protocols = ["h2", "http/1.1"]
-    return config

@@ -21,9 +21,9 @@ from waitress.parser import HTTPRequestParser, ParsingError
 from waitress.server import create_server
 from waitress.task import ErrorTask, ThreadedTaskDispatcher
 
-from ..core.bodies import api_error_body, oauth_error_body
 from ..core.data import Fixtures
 from ..core.errors import MockError
+from ..faces.rest import protocol_error_body
 from ..faces.wsgi import classify
 from ..pipeline.request import SMUGGLING, framed_twice
 
@@ -31,16 +31,6 @@ if TYPE_CHECKING:
     from ..core.config import MockConfig
     from ..core.control import ControlPlane
     from .tls import TlsFiles
-
-
-def protocol_error_body(fixtures: Fixtures, path: str, status: int, detail: str) -> dict[str, Any]:
-    """The body for a request refused at the HTTP level, shaped like its endpoint family's errors."""
-    family = classify(path)
-    if family == "control":
-        return {"error": detail}
-    if family == "token" and status < 500:
-        return oauth_error_body(fixtures, "invalid_request")
-    return api_error_body(fixtures, "invalid_argument" if status < 500 else "internal")
 
 
 def request_path(request: Any) -> str:
@@ -73,7 +63,7 @@ def json_error_channel(fixtures: Fixtures) -> type[Any]:
     class JsonErrorTask(ErrorTask):  # type: ignore[misc]
         def execute(self) -> None:
             error = self.request.error
-            payload = protocol_error_body(fixtures, request_path(self.request), error.code,
+            payload = protocol_error_body(fixtures, classify(request_path(self.request)), error.code,
                                           f"{error.reason}: {error.body}")
             body = json.dumps(payload, separators=(",", ":")).encode()
             self.status = f"{error.code} {error.reason}"
