@@ -62,7 +62,7 @@ def _add_client(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
                         "(default 10)")
     client.add_argument("--live", action="store_true",
                         help="run against the real environment of SCALEKIT_ENVIRONMENT_URL with the real "
-                        "SCALEKIT_CLIENT_ID/SCALEKIT_CLIENT_SECRET, through a journaling proxy (a few dozen real "
+                        "SCALEKIT_CLIENT_ID/SCALEKIT_CLIENT_SECRET, through a journaling proxy (under a hundred real "
                         "requests, at most 25 per check; checks the proxy cannot serve are skipped)")
     client.add_argument("--reuse-driver", action="store_true",
                         help="one driver process for every check (only for drivers whose new_client clears "

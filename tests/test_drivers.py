@@ -177,10 +177,13 @@ def test_node_driver_shares_one_token_and_moves_its_clock(scalekit_mock: MockSer
 # What each failure message must show: the evidence of the bug, as the journal or the output has it.
 EVIDENCE = {
     "no_cache": r"\b10 token requests",
+    "margin_too_long": r"made 3 token requests, expected 1",
     "no_single_flight": r"\b[2-8] token requests",
+    "no_single_flight_refresh": r"made [2-8] token requests, expected at most 1(?s:.*)POST /oauth/token -> 200",
     "tokenless_first_call": r"GET /api/v1/organizations -> 401 token_empty",
     "cache_forever": r"-> 401 token_expired.*bearer T1",
     "no_margin": r"(?s)200 ok, bearer T1\b.*200 ok, bearer T1\b",
+    "zero_margin": r"(?s)5 s before expires_in \(86399 s\).*200 ok, bearer T1\b.*200 ok, bearer T1\b",
     "assume_24h": r"-> 401 token_expired.*bearer T1",
     "no_401_retry": r"401 token_expired \(token revoked\)",
     "json_token_request": r"Content-Type 'application/json'",
@@ -192,6 +195,7 @@ EVIDENCE = {
     "ignore_retry_after": r"retried 0\.\d+ s after the 429",
     "retry_429_storm": r"\b20 API calls\b.*(?s:.*)-> 429 fault",
     "bogus_bearer": r"-> 401 invalid_token",
+    "trusts_expires_in": r"OverflowError(?s:.*)POST /oauth/token -> 200 malformed:expires_in_absurd",
     "no_timeout": r"after 3 s",
     "secret_in_log": r"stderr line \d+: POST .*'client_secret': 'fp:",
     "token_in_log": r"stderr line \d+: new access token fp:",

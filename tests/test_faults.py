@@ -16,6 +16,7 @@ import pytest
 import requests
 from helpers import get_token, token_response
 
+from contract_tests.client.failures import ABSURD_EXPIRES_IN
 from mock_server import ControlError, MockServer
 from mock_server.core.data import load_fixtures
 
@@ -287,6 +288,22 @@ def test_malformed_token_expires_in_string(scalekit_mock: MockServer) -> None:
     assert api.status_code == 200
     assert scalekit_mock.journal()[0]["outcome"] == "malformed:expires_in_string"
 
+
+
+def test_malformed_token_expires_in_absurd(scalekit_mock: MockServer) -> None:
+    # The docs' Postman collection's saved expires_in: larger than any 64-bit signed integer, on a real token
+    scalekit_mock.add_fault("malformed_token", variant="expires_in_absurd")
+    response = token_response(scalekit_mock)
+    assert response.status_code == 200
+    body = response.json()
+    assert body["expires_in"] == ABSURD_EXPIRES_IN == MALFORMED["expires_in_absurd"]["json_with_token"]["expires_in"]
+    assert '"expires_in": 18446744064486179580' in response.text  # a JSON integer, not a float
+    api = requests.get(scalekit_mock.url + ORGS, headers={"Authorization": f"Bearer {body['access_token']}"},
+                       timeout=10)
+    assert api.status_code == 200
+    entry = scalekit_mock.journal()[0]
+    assert entry["outcome"] == "malformed:expires_in_absurd"
+    assert entry["issued"]["exp"] - entry["issued"]["iat"] == 86400  # the token is an ordinary one
 
 @pytest.mark.parametrize(("kind", "status"), [("token_expired", 401), ("forbidden", 403)])
 def test_forced_api_error_on_next_call(scalekit_mock: MockServer, kind: str, status: int) -> None:

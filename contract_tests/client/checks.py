@@ -26,14 +26,25 @@ CATALOGUE: tuple[Check, ...] = (
           "current token", wire.bearer_header),
     Check("CACHE-SEQUENTIAL", MUST, "seed docs: one token serves calls until it expires (24 h); scalekit-facts: "
           "every official SDK caches it", caching.sequential),
+    Check("CACHE-SHORT-LIFETIME-REUSE", SHOULD, "RFC 6749 §5.1 (expires_in is the lifetime) and the seed docs: a "
+          "token serves calls until it expires, however short its lifetime; a refresh margin scaled to expires_in, "
+          "not a fixed one as long as the lifetime", caching.short_lifetime_reuse, TIME,
+          not_live="it needs a client with 300 s tokens, and the proxy cannot change the real client's token "
+          "lifetime (put_client is refused in proxy mode)"),
     Check("CACHE-CONCURRENT-COLD", SHOULD, "scalekit-facts: the Go and Java SDKs single-flight the token fetch; "
           "a cold cache must not stampede the token endpoint", caching.concurrent_cold, CONCURRENT),
+    Check("CACHE-STAMPEDE-AT-EXPIRY", SHOULD, "scalekit-facts: the Go and Java SDKs single-flight the token fetch "
+          "(every fetch, refreshes too); as on a cold cache, an expired token must not stampede the token endpoint",
+          caching.stampede_at_expiry, TIME | CONCURRENT),
     Check("CACHE-NO-TOKENLESS-CALL", SHOULD, "seed docs (401 Token empty) and scalekit-facts (the Node SDK's "
           "first RPC goes out with no token): fetch first, then call", caching.no_tokenless_call),
     Check("REFRESH-AFTER-LIFETIME", MUST, "seed docs: tokens expire after 24 h; request a new one",
           refresh.after_lifetime, TIME),
     Check("REFRESH-BEFORE-EXPIRY", SHOULD, "seed docs: 'request a new token before the current one expires', "
           "tracked with expires_in (86399; the JWT's exp is iat + 86400)", refresh.before_expiry, TIME),
+    Check("REFRESH-MARGIN", SHOULD, "seed docs: 'request a new token before the current one expires'; RFC 6749 "
+          "§5.1: expires_in counts from the response, so a token kept to its last second arrives expired",
+          refresh.margin, TIME),
     Check("REFRESH-SHORT-LIFETIME", SHOULD, "RFC 6749 §5.1 and the seed docs: expires_in is the lifetime; "
           "do not assume 24 h", refresh.short_lifetime, TIME,
           not_live="it needs a client with 300 s tokens, and the proxy cannot change the real client's token "
@@ -58,6 +69,9 @@ CATALOGUE: tuple[Check, ...] = (
           failures.transient_safe),
     Check("ERR-MALFORMED-TOKEN-RESPONSE", MUST, "RFC 6749 §5.1 (access_token REQUIRED, JSON body); scalekit-facts: "
           "expires_in is an integer", failures.malformed_token_response),
+    Check("ERR-ABSURD-EXPIRES-IN", MUST, "scalekit-facts (Added 2026-12-01): the docs' Postman collection saved "
+          "a token response with expires_in 18446744064486179580; RFC 6749 §5.1: the token still expires",
+          failures.absurd_expires_in, TIME),
     Check("ERR-TOKEN-ENDPOINT-HANG", MUST, "seed docs: the token endpoint is a network dependency; a call must "
           "not hang on it forever", failures.token_endpoint_hang),
     Check("STATE-MACHINE", MUST, "seed docs' token management rules under random interleavings of calls, "

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable
+from typing import NoReturn
 
 from .context import CheckContext, Client
 from .driver import CallResult, DriverTimeout, ProtocolError
@@ -189,6 +190,47 @@ def malformed_token_response(ctx: CheckContext) -> None:
     ctx.mock.clear_faults()
     _no_bogus_bearer(ctx, ctx.journal())
 
+
+ABSURD_EXPIRES_IN = 18446744064486179580  # the docs' Postman collection's (fixtures/faults.json expires_in_absurd)
+ABSURD_LATER = 86400 + 60  # past the JWT's exp (iat + 86400)
+
+
+def absurd_expires_in(ctx: CheckContext) -> None:
+    """ERR-ABSURD-EXPIRES-IN: one token response says ``expires_in`` 18446744064486179580 (a real token, as
+    the docs' Postman collection saved it): the client does not crash and its call succeeds; 24 h + 60 s later,
+    past the JWT's ``exp``, a call succeeds too (the client refreshed, at the latest on the 401 Token expired).
+
+    A client that caps the lifetime it believes (e.g. at 24 h, or at the JWT's exp - iat) refreshes before the
+    second call; one that trusts the value passes if it refreshes on the 401. A crash (e.g. an OverflowError
+    from datetime arithmetic on the value), a failed call, or a 401 taken as final fails it.
+    """
+    ctx.mock.add_fault("malformed_token", variant="expires_in_absurd", count=1)
+    ctx.mock_step("add_fault", kind="malformed_token", variant="expires_in_absurd", count=1)
+    client = ctx.client()
+    cap = "cap the lifetime it believes (e.g. at 24 h, or at the JWT's exp - iat)"
+    at_once = f"an absurd expires_in must not break the client: {cap}, and keep arithmetic on it from overflowing"
+    later = (f"the client kept the token past its exp on the strength of the absurd expires_in and did not recover "
+             f"from the 401 Token expired: {cap}, and fetch a new token on a 401")
+    try:
+        created = client.new_client(accept_failure=True)  # an eager client meets the token response here
+        if not created.succeeded:
+            _absurd_failed(ctx, "new_client", created, at_once)
+        first = client.call()
+        if not first.succeeded:
+            _absurd_failed(ctx, "the first call (on the token that came with it)", first, at_once)
+        ctx.advance(client, ABSURD_LATER)
+        second = client.call()
+        if not second.succeeded:
+            _absurd_failed(ctx, f"the call {ABSURD_LATER} s later, past the token's exp,", second,
+                           later if second.surfaced_status == 401 else at_once)
+    except ProtocolError as exc:
+        ctx.fail(f"the client crashed on a token response with expires_in {ABSURD_EXPIRES_IN}: {exc} ({at_once}):\n"
+                 f"{ctx.journal().describe()}")
+
+
+def _absurd_failed(ctx: CheckContext, what: str, result: CallResult, why: str) -> NoReturn:
+    ctx.fail(f"after a token response with expires_in {ABSURD_EXPIRES_IN}, {what} failed: {result.describe()}; "
+             f"{why}:\n{ctx.journal().describe()}")
 
 def token_endpoint_hang(ctx: CheckContext) -> None:
     """ERR-TOKEN-ENDPOINT-HANG: when the token endpoint never answers, the call fails within the hang bound

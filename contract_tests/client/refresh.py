@@ -1,4 +1,5 @@
-"""REFRESH-*: the client replaces its token when it expires, before it expires, and when it is revoked.
+"""REFRESH-*: the client replaces its token when it expires, before it expires (with a margin), and when it is
+revoked.
 
 The time-dependent checks move the client's clock and the mock's together (``advance_time`` and
 ``advance_clock``); the journal then shows which token each call carried.
@@ -14,6 +15,7 @@ from .evidence import JournalView, Request, plural
 
 SHORT_LIFETIME = 300
 SKEW = 30
+MARGIN = 5  # seconds before expires_in runs out at which REFRESH-MARGIN wants a new token
 
 
 def _first_token(ctx: CheckContext, client: Client) -> Mapping[str, Any]:
@@ -65,6 +67,32 @@ def before_expiry(ctx: CheckContext) -> None:
     if stale:
         ctx.fail(f"after expires_in ({expires_in} s) had passed on both clocks, {plural(len(stale), 'call')} "
                  f"still carried the first token (refresh before expires_in runs out, not at exp or on a 401):\n"
+                 f"{ctx.journal().describe()}")
+
+
+def margin(ctx: CheckContext) -> None:
+    """REFRESH-MARGIN: the client refreshes some seconds before ``expires_in`` runs out, not at its last moment.
+
+    A call, then both clocks move by ``expires_in`` - 5 s (86394 s): the next call must not carry the first
+    token. A token kept until the very second ``expires_in`` runs out reaches the server expired once the
+    request's latency (or a clock a little ahead) is added; a margin of a few seconds or more (the reference
+    client keeps min(60 s, expires_in / 10)) passes. A client refreshing exactly at fetched + ``expires_in``
+    passes REFRESH-BEFORE-EXPIRY and fails this one.
+    """
+    client = ctx.client()
+    client.new_client()
+    first = _first_token(ctx, client)
+    expires_in = int(first.get("expires_in", int(first["exp"]) - int(first["iat"])))
+    moved = expires_in - MARGIN
+    mark = _mark(ctx)
+    ctx.advance(client, moved)
+    client.call_ok(f"the call expires_in - {MARGIN} = {moved} s later")
+    later = ctx.journal().after(mark)
+    stale = [r for r in later.api_calls if r.bearer == first["fingerprint"]]
+    if stale:
+        ctx.fail(f"{MARGIN} s before expires_in ({expires_in} s) ran out, the call still carried the first token: "
+                 f"with no refresh margin a token is used until its last second and reaches the server expired "
+                 f"once latency is added (refresh ahead of expiry, e.g. min(60 s, expires_in / 10) before):\n"
                  f"{ctx.journal().describe()}")
 
 

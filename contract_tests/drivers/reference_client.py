@@ -2,7 +2,9 @@
 
 It does what the conformance suite checks, and nothing clever beyond it:
 - one token for many calls, fetched once even when many threads ask at the same time;
-- refresh before expiry, from ``expires_in`` and the client's own clock, with a margin;
+- refresh before expiry, from ``expires_in`` and the client's own clock, with a margin scaled to the
+  lifetime (min(60 s, expires_in / 10)); a lifetime longer than a day is believed to be a day (the
+  docs' Postman collection saved ``expires_in: 18446744064486179580``; Scalekit's tokens last 24 h);
 - on a 401 for a token it believed valid, fetch a new token and retry the call once;
 - retry a 429/5xx from the token endpoint a bounded number of times with a delay (honouring
   ``Retry-After``), never retry bad credentials or a 403;
@@ -22,6 +24,7 @@ from typing import Any
 import httpx
 
 RETRYABLE = frozenset({429, 500, 502, 503, 504})
+MAX_LIFETIME = 86400.0  # seconds: the longest token lifetime believed, whatever expires_in says
 
 
 class ScalekitError(Exception):
@@ -47,13 +50,13 @@ class ScalekitClient:
 
     def __init__(self, environment_url: str, client_id: str, client_secret: str, *, timeout: float = 3.0,
                  clock: Callable[[], float] = time.time, sleep: Callable[[float], None] = time.sleep,
-                 token_attempts: int = 3, max_margin: float = 60.0) -> None:
+                 token_attempts: int = 3, max_margin: float = 60.0, max_lifetime: float = MAX_LIFETIME) -> None:
         self._base = environment_url.rstrip("/")
         self._credentials = {"grant_type": "client_credentials", "client_id": client_id,
                              "client_secret": client_secret}
         self._http = httpx.Client(timeout=timeout)
         self._clock, self._sleep = clock, sleep
-        self._attempts, self._max_margin = token_attempts, max_margin
+        self._attempts, self._max_margin, self._max_lifetime = token_attempts, max_margin, max_lifetime
         self._token: _Token | None = None
         self._lock = threading.Lock()
 
@@ -121,8 +124,9 @@ class ScalekitClient:
             raise InvalidTokenResponse(200, "token response is not a Bearer token")
         if isinstance(expires_in, bool) or not isinstance(expires_in, int) or expires_in <= 0:
             raise InvalidTokenResponse(200, "token response has no integer expires_in")
-        margin = min(self._max_margin, expires_in / 10)
-        return _Token(value, started + expires_in - margin)
+        lifetime = min(float(expires_in), self._max_lifetime)  # an absurd expires_in is not believed
+        margin = min(self._max_margin, lifetime / 10)
+        return _Token(value, started + lifetime - margin)
 
     def close(self) -> None:
         self._http.close()

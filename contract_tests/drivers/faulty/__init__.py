@@ -10,10 +10,13 @@ from __future__ import annotations
 
 EXPECTED: dict[str, str] = {
     "no_cache": "CACHE-SEQUENTIAL",
+    "margin_too_long": "CACHE-SHORT-LIFETIME-REUSE",
     "no_single_flight": "CACHE-CONCURRENT-COLD",
+    "no_single_flight_refresh": "CACHE-STAMPEDE-AT-EXPIRY",
     "tokenless_first_call": "CACHE-NO-TOKENLESS-CALL",
     "cache_forever": "REFRESH-AFTER-LIFETIME",
     "no_margin": "REFRESH-BEFORE-EXPIRY",
+    "zero_margin": "REFRESH-MARGIN",
     "assume_24h": "REFRESH-SHORT-LIFETIME",
     "no_401_retry": "REFRESH-REVOKED",
     "json_token_request": "FMT-TOKEN-REQUEST",
@@ -25,6 +28,7 @@ EXPECTED: dict[str, str] = {
     "ignore_retry_after": "ERR-RATE-LIMITED-429",
     "retry_429_storm": "ERR-API-RATE-LIMITED",
     "bogus_bearer": "ERR-MALFORMED-TOKEN-RESPONSE",
+    "trusts_expires_in": "ERR-ABSURD-EXPIRES-IN",
     "no_timeout": "ERR-TOKEN-ENDPOINT-HANG",
     "secret_in_log": "SEC-SECRET-NOT-LOGGED",
     "token_in_log": "SEC-TOKEN-NOT-LOGGED",

@@ -33,11 +33,11 @@ class ScalekitClient {
    * @param {() => number} [options.now] the clock in seconds; injectable so tests can move it
    */
   constructor({ environmentUrl, clientId, clientSecret, now = () => Date.now() / 1000,
-                timeoutMs = 5000, tokenAttempts = 3, maxMarginSeconds = 60 }) {
+                timeoutMs = 5000, tokenAttempts = 3, maxMarginSeconds = 60, maxLifetimeSeconds = 86400 }) {
     this.baseUrl = environmentUrl.replace(/\/+$/, "");
     this.form = new URLSearchParams({ grant_type: "client_credentials", client_id: clientId,
                                       client_secret: clientSecret });
-    Object.assign(this, { now, timeoutMs, tokenAttempts, maxMarginSeconds });
+    Object.assign(this, { now, timeoutMs, tokenAttempts, maxMarginSeconds, maxLifetimeSeconds });
     this.token = null; // { value, refreshAt } on this.now()'s clock
     this.pending = null; // the token fetch in flight, shared by every caller (single flight)
   }
@@ -90,8 +90,10 @@ class ScalekitClient {
     if (typeof value !== "string" || !value || /\s/.test(value)) throw invalid("has no usable access_token");
     if (typeof type !== "string" || type.toLowerCase() !== "bearer") throw invalid("is not a Bearer token");
     if (!Number.isInteger(expiresIn) || expiresIn <= 0) throw invalid("has no integer expires_in");
-    const margin = Math.min(this.maxMarginSeconds, expiresIn / 10);
-    return { value, refreshAt: started + expiresIn - margin };
+    // An absurd expires_in (the docs' Postman collection saved 18446744064486179580) is not believed.
+    const lifetime = Math.min(expiresIn, this.maxLifetimeSeconds);
+    const margin = Math.min(this.maxMarginSeconds, lifetime / 10);
+    return { value, refreshAt: started + lifetime - margin };
   }
 
   send(method, path, body, token) {
