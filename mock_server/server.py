@@ -11,7 +11,7 @@ from .core.config import MockConfig
 from .core.control import ControlPlane
 from .core.errors import MockError
 from .core.journal import JournalEntry
-from .servers.base import Server, make_server, server_type
+from .servers.base import Server, make_server
 from .web.app import create_app
 
 if TYPE_CHECKING:
@@ -37,7 +37,7 @@ class MockServer:
 
         self.config = replace(config or MockConfig(), **overrides)
         self.control = ControlPlane(self.config)
-        self.app = create_app(control=self.control, drop_error=server_type(self.config).drop_error, log=log)
+        self.app = create_app(control=self.control, log=log)
         self._proxy: Any = self.app.extensions["scalekit_mock.proxy"]  # a Proxy in proxy mode, else None
         self._server: Server | None = None
 
@@ -62,7 +62,7 @@ class MockServer:
         """Bind and serve in a background thread (``servers/base.py`` chooses the server for the config)."""
         if self._server is not None:
             return self
-        server = make_server(self.app, self.control, self.config)
+        server = make_server(self.app, self.config)
         self._server = server
         self.port = server.port
         host = self.config.host if ":" not in self.config.host else f"[{self.config.host}]"

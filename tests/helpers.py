@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from typing import Any
 
 import requests
@@ -30,3 +32,12 @@ def get_token(server: MockServer, client_id: str | None = None, secret: str | No
 def call_api(server: MockServer, token: str, path: str = ORGS, **kwargs: Any) -> requests.Response:
     """GET an API path with the token as bearer (``kwargs`` go to ``requests.get``, e.g. ``params``)."""
     return requests.get(server.url + path, headers={"Authorization": f"Bearer {token}"}, timeout=10, **kwargs)
+
+
+def wait_until(condition: Callable[[], bool], seconds: float, every: float = 0.01) -> None:
+    """Poll, bounded, until the state a test needs shows (no sleep standing in for an event)."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not reached within {seconds} s")
+        time.sleep(every)

@@ -7,6 +7,9 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,9 +20,10 @@ from mock_server.bench import grpcload
 
 FIGURES = {"sign_one_core", "sign_two_threads", "sign_two_processes", "sign_two_core", "token_c1", "token_c16",
            "api_open_c16", "api_protected_c16", "import", "bare_start", "start_cold", "start_warm", "launch_floor",
-           "first_token", "rss_idle", "mixed_c16", "rss_warm", "rss_after", "token_c16_grpc_face", "grpc_get_c16"}
+           "first_token", "rss_idle", "mixed_c16", "rss_warm", "rss_after", "token_c16_grpc_face", "grpc_get_c16",
+           "peer_token_c1", "peer_token_c16"}
 ANCHORED = {"token_c16_grpc_face": "token_c16", "grpc_get_c16": "api_protected_c16",
-            "token_c1": "sign_two_core", "token_c16": "sign_two_core", "api_protected_c16": "api_open_c16",
+            "token_c1": "peer_token_c1", "token_c16": "peer_token_c16", "api_protected_c16": "api_open_c16",
             "start_cold": "bare_start", "start_warm": "bare_start", "first_token": "launch_floor",
             "rss_after": "rss_warm", "sign_two_threads": "sign_one_core", "sign_two_processes": "sign_one_core"}
 
@@ -38,7 +42,9 @@ Requests/sec:   1277.67
 def quick_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     # Given a quick run with the shortest durations and a few hundred requests for the memory figure
     path = tmp_path_factory.mktemp("bench") / "bench.json"
-    code = bench.main(["--quick", "--duration", "0.5", "--requests", "300", "--warmup", "100", "--json", str(path)])
+    peer = shlex.join([sys.executable, str(Path(__file__).parent / "peer_standin.py")])  # no npm registry in tests
+    code = bench.main(["--quick", "--duration", "0.5", "--requests", "300", "--warmup", "100", "--peer", peer,
+                       "--json", str(path)])
     # Then it ran, and wrote its figures
     assert code == 0
     report: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
@@ -61,7 +67,8 @@ def test_bench_quick_compares_figure_with_its_anchor(quick_run: dict[str, Any], 
 
 def test_bench_quick_judges_the_targets(quick_run: dict[str, Any]) -> None:
     judged = {k for k, f in quick_run["figures"].items() if f["target"]}
-    assert judged == {"token_c16", "api_protected_c16", "start_cold", "start_warm", "rss_after"}
+    assert judged == {"token_c1", "token_c16", "api_protected_c16", "grpc_get_c16", "start_cold", "start_warm",
+                      "rss_after"}
     assert all(f["result"].split("/")[-1] in ("PASS", "MISS") for k, f in quick_run["figures"].items() if k in judged)
 
 
@@ -135,3 +142,18 @@ def test_wrk_script_builds_each_request_of_the_plan() -> None:
 
 def test_status_mib_reads_this_process_rss() -> None:
     assert bench.status_mib(os.getpid()) > 1.0
+
+
+def test_the_token_rate_is_judged_against_the_peer(quick_run: dict[str, Any]) -> None:
+    figures = quick_run["figures"]
+    assert figures["token_c16"]["target"] == ">= 130%" and figures["token_c1"]["target"] == ">= 100%"
+    assert quick_run["meta"]["peer"].startswith("--peer ")
+
+
+def test_without_a_peer_the_bench_says_why(monkeypatch: pytest.MonkeyPatch) -> None:
+    from mock_server.bench import peer
+
+    assert peer.choose_peer("none") == "none asked for (--peer none)"
+    monkeypatch.setattr(peer.shutil, "which", lambda name: None)
+    assert "node is not installed" in str(peer.find_peer())
+    assert peer.choose_peer("node x.mjs") == peer.Peer(["node", "x.mjs"], "--peer node x.mjs")

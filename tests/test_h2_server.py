@@ -143,7 +143,7 @@ def test_tls_config_is_checked(tmp_path: Path) -> None:
         given_files(str(tmp_path / "missing.pem"), str(tmp_path / "missing-key.pem"))
     with pytest.raises(ConfigError, match="proxy mode"):
         MockConfig(grpc=True, upstream="https://acme.scalekit.dev")
-    assert MockConfig(tls_cert="c", tls_key="k").tls and not MockConfig().http2
+    assert MockConfig(tls_cert="c", tls_key="k").tls and not MockConfig().tls
 
 
 def test_serve_prints_the_trust_exports() -> None:
@@ -179,7 +179,7 @@ def test_a_bodiless_http2_request_is_answered_over_h2c() -> None:
 def test_only_the_servers_chatter_is_silenced() -> None:
     import logging
 
-    from mock_server.servers.h2 import _ServerNoise
+    from mock_server.servers.uvicorn_server import _ServerNoise
 
     def record(message: str) -> logging.LogRecord:
         return logging.LogRecord("uvicorn.error", logging.ERROR, __file__, 1, message, None, None)

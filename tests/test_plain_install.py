@@ -151,7 +151,7 @@ def test_readme_fixture_example_and_a_users_own_tests_pass(venv: Path, tmp_path:
 
 
 def test_loading_the_pytest_plugins_imports_nothing_heavy(venv: Path) -> None:
-    heavy = ("flask", "waitress", "uvicorn", "jwt", "cryptography", "hypothesis", "schemathesis", "httpx",
+    heavy = ("flask", "uvicorn", "zttp", "jwt", "cryptography", "hypothesis", "schemathesis", "httpx",
              "mock_server.server", "contract_tests.client.runner")
     code = ("import sys, mock_server.pytest_plugin, contract_tests.pytest_plugin; "
             f"print(sorted(m for m in {heavy!r} if m in sys.modules))")

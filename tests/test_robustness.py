@@ -12,10 +12,11 @@ import resource
 import socket
 import ssl
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import httpx
 import pytest
+from helpers import wait_until
 
 from mock_server import MockServer
 
@@ -77,7 +78,7 @@ def test_hung_requests_filling_every_worker_leave_the_control_plane_answering(mo
     with concurrent.futures.ThreadPoolExecutor(max_workers=HUNG) as pool:
         hung = [pool.submit(_hang_one, mock) for _ in range(HUNG)]
         workers = mock.config.threads
-        _wait_until(lambda: _pending_faults(mock) <= HUNG - workers, 20)  # every worker holds a hung request
+        wait_until(lambda: _pending_faults(mock) <= HUNG - workers, 20)  # every worker holds a hung request
         # When the control plane is asked for its state, and then to reset, while they hang
         started = time.monotonic()
         with client(mock, timeout=5) as control:
@@ -101,12 +102,3 @@ def _hang_one(mock: MockServer) -> int | str:
 
 def _pending_faults(mock: MockServer) -> int:
     return sum(f["remaining"] for f in mock.control.list_faults())
-
-
-def _wait_until(condition: Callable[[], bool], seconds: float) -> None:
-    """Poll, bounded, until the mock's own state shows what the test needs (no sleep standing in for an event)."""
-    deadline = time.monotonic() + seconds
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not reached within {seconds} s")
-        time.sleep(0.01)

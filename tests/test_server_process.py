@@ -14,11 +14,12 @@ import ssl
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import httpx
 import pytest
+from helpers import wait_until
 
 MODES = {"plain": [], "grpc": ["--grpc"], "tls": ["--tls"]}
 CONNECTIONS, WARM_UP, HUNG, WORKERS = 3000, 300, 50, 8
@@ -87,12 +88,12 @@ def _one_request_per_connection(served: Served, count: int) -> None:
 def test_closed_connections_give_their_descriptors_and_memory_back(served: Served) -> None:
     # Given a warmed-up server (its pools, caches and allocator arenas filled)
     _one_request_per_connection(served, WARM_UP)
-    _wait_until(lambda: served.descriptors() <= _settled(served), 10)
+    wait_until(lambda: served.descriptors() <= _settled(served), 10)
     fds, rss = served.descriptors(), served.rss_kib()
     # When 3,000 more clients each open a keep-alive connection, make a request and close it
     _one_request_per_connection(served, CONNECTIONS)
     # Then the server lets go of every one of them
-    _wait_until(lambda: served.descriptors() <= fds + FD_SLACK, 10)
+    wait_until(lambda: served.descriptors() <= fds + FD_SLACK, 10)
     grown = served.rss_kib() - rss
     assert grown <= RSS_SLACK_KIB, f"RSS grew {grown} KiB over {CONNECTIONS} closed connections"
 
@@ -111,7 +112,7 @@ def test_sigterm_stops_the_server_within_two_seconds_while_requests_hang(served:
                                                   "seconds": 120}).status_code in (200, 201)
     with concurrent.futures.ThreadPoolExecutor(max_workers=HUNG) as pool:
         hung = [pool.submit(_hang_one, served) for _ in range(HUNG)]
-        _wait_until(lambda: _pending(served) <= HUNG - WORKERS, 20)  # every worker holds a hung request
+        wait_until(lambda: _pending(served) <= HUNG - WORKERS, 20)  # every worker holds a hung request
         # When the server gets SIGTERM
         started = time.monotonic()
         served.process.send_signal(signal.SIGTERM)
@@ -139,11 +140,3 @@ def _pending(served: Served) -> int:
     with served.http(timeout=5) as control:
         faults = control.get("/_mock/faults").json()["faults"]
     return sum(f["remaining"] for f in faults)
-
-
-def _wait_until(condition: Callable[[], bool], seconds: float) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not reached within {seconds} s")
-        time.sleep(0.05)

@@ -5,11 +5,11 @@ from __future__ import annotations
 import http.client
 import json
 import select
+import socket
 import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -17,10 +17,8 @@ from dataclasses import dataclass
 from typing import IO, Any
 from urllib.parse import urlencode
 
-from waitress.server import create_server
-
-from ..core.config import MockConfig
 from ..server import MockServer
+from ..servers.uvicorn_server import Listener
 from .report import BenchError, Request
 
 FORM = "application/x-www-form-urlencoded"
@@ -32,8 +30,8 @@ CLI_CHILD = "import sys; from mock_server.cli import main; sys.exit(main(sys.arg
 
 
 def _serve_child() -> None:
-    """Child entry: a default mock on the port in argv (0: any), with the gRPC face (uvicorn) when argv[2] is
-    ``grpc``; prints its port, stops when stdin closes."""
+    """Child entry: a default mock on the port in argv (0: any), with the gRPC face when argv[2] is ``grpc``;
+    prints its port, stops when stdin closes."""
     server = MockServer(port=int(sys.argv[1]), grpc=sys.argv[2:3] == ["grpc"]).start()
     print(server.port, flush=True)
     sys.stdin.read()
@@ -75,7 +73,7 @@ def _read_port(proc: subprocess.Popen[bytes], errors: IO[bytes]) -> int:
 @contextmanager
 def served_mock(grpc: bool = False) -> Iterator[ServedMock]:
     """A default mock in its own process, so the load generator never shares its GIL (``grpc``: with the
-    gRPC face, i.e. served by uvicorn instead of waitress)."""
+    gRPC face on)."""
     with tempfile.TemporaryFile() as errors:
         proc = subprocess.Popen([sys.executable, "-c", SERVE_CHILD, "0", *(["grpc"] if grpc else [])],
                                 stdin=subprocess.PIPE,
@@ -126,27 +124,35 @@ def plans(port: int) -> dict[str, list[Request]]:
 
 
 # -- start times, measured in a fresh child process -----------------------------------------------
-def _hello(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
-    start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "2")])
-    return [b"ok"]
+async def _hello(scope: dict[str, Any], receive: Callable[..., Any], send: Callable[..., Any]) -> None:
+    await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"2")]})
+    await send({"type": "http.response.body", "body": b"ok"})
 
 
-def _bare_waitress_start() -> float:
-    """The floor under ``MockServer.start``: a waitress server for a trivial app, in a thread."""
+def _first_answer(port: int) -> None:
+    """One GET answered on a new connection: a server counts as started when it has served."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as conn:
+        conn.sendall(b"GET /.well-known/jwks.json HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+        if not conn.recv(64).startswith(b"HTTP/1.1 200"):
+            raise BenchError("the first request after start was not answered 200")
+
+
+def _bare_start() -> float:
+    """The floor under ``MockServer.start``: the mock's server (uvicorn in a thread) for a trivial ASGI app,
+    from start to its first answer."""
     began = time.perf_counter()
-    server = create_server(_hello, host="127.0.0.1", port=0, threads=MockConfig().threads)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
+    server = Listener(_hello, "127.0.0.1", 0, None)
+    server.start()
+    _first_answer(server.port)
     elapsed = time.perf_counter() - began
-    server.trigger.pull_trigger(lambda: [channel.handle_close() for channel in list(server._map.values())])
-    server.task_dispatcher.shutdown(cancel_pending=True, timeout=5)
-    thread.join(5)
+    server.stop()
     return elapsed
 
 
 def _mock_start() -> float:
     began = time.perf_counter()
     server = MockServer().start()
+    _first_answer(server.port)
     elapsed = time.perf_counter() - began
     server.stop()
     return elapsed
@@ -154,11 +160,11 @@ def _mock_start() -> float:
 
 def _start_child() -> None:
     """Child entry: the first ``MockServer().start()`` of the process, the median of later ones, and
-    the median bare-waitress start, in ms, as JSON."""
+    the median bare start, each to its first answer, in ms, as JSON."""
     count = int(sys.argv[1])
     cold = _mock_start()
     warm = [_mock_start() for _ in range(count)]
-    bare = [_bare_waitress_start() for _ in range(count)]
+    bare = [_bare_start() for _ in range(count)]
     print(json.dumps({"cold": cold * 1000, "warm": statistics.median(warm) * 1000,
                       "bare": statistics.median(bare) * 1000}))
 

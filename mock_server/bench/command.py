@@ -37,6 +37,7 @@ class Options:
     rounds: int = 3
     warm_starts: int = 20
     generator: str = "auto"
+    peer: str = "auto"  # the token rate's peer: "auto" (find or install oauth2-mock-server), "none", or a command
     json_path: str | None = None
 
 
@@ -87,7 +88,8 @@ def run(options: Options) -> Report:
     report.meta.update(duration_s=options.duration, rounds=options.rounds, requests=options.requests,
                        warmup=options.warmup)
     steps: list[tuple[str, Callable[[], None]]] = [
-        ("signing and HTTP throughput", lambda: measure_throughput(report, load, options.duration, options.rounds)),
+        ("signing and HTTP throughput", lambda: measure_throughput(report, load, options.duration, options.rounds,
+                                                                             options.peer)),
         ("start time", lambda: measure_start(report, options.warm_starts)),
         ("launch to first token", lambda: measure_first_token(report, options.rounds)),
         (f"memory over {options.requests:,} requests", lambda: measure_memory(report, load, options.warmup,
@@ -113,10 +115,13 @@ def parse_options(argv: list[str] | None) -> Options:
     parser.add_argument("--rounds", type=int, help="interleaved slices per rate (default 3; quick 1)")
     parser.add_argument("--quick", action="store_true", help="short runs, for a smoke test")
     parser.add_argument("--generator", choices=("auto", "wrk", "python"), default="auto", help="load generator")
+    parser.add_argument("--peer", default="auto", metavar="auto|none|COMMAND",
+                        help="the token rate's peer: find or install oauth2-mock-server (auto, the default), none, "
+                             "or a command that serves like it (-a HOST -p PORT appended)")
     parser.add_argument("--json", dest="json_path", metavar="PATH", help="also write every figure as JSON")
     args = parser.parse_args(argv)
     quick = Options(duration=1.0, requests=10_000, rounds=1, warm_starts=5) if args.quick else Options()
-    options = replace(quick, warmup=args.warmup, generator=args.generator, json_path=args.json_path,
+    options = replace(quick, warmup=args.warmup, generator=args.generator, json_path=args.json_path, peer=args.peer,
                       rounds=quick.rounds if args.rounds is None else args.rounds,
                       duration=quick.duration if args.duration is None else args.duration,
                       requests=quick.requests if args.requests is None else args.requests)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import re
 import select
+import shlex
 import shutil
 import subprocess
 import threading
@@ -35,6 +36,15 @@ def cache_dir() -> Path:
 class Peer:
     command: list[str]
     where: str  # how it was found, for the report
+
+
+def choose_peer(option: str) -> Peer | str:
+    """The peer ``--peer`` names: found or installed (``auto``), none, or a command line of the user's."""
+    if option == "auto":
+        return find_peer()
+    if option == "none":
+        return "none asked for (--peer none)"
+    return Peer(shlex.split(option), f"--peer {option}")
 
 
 def find_peer(install: bool = True) -> Peer | str:
@@ -69,7 +79,8 @@ def served_peer(peer: Peer) -> Iterator[str]:
     proc = subprocess.Popen([*peer.command, "-a", "127.0.0.1", "-p", "0"], stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)
     try:
-        port, seen = None, []
+        port: int | None = None
+        seen: list[str] = []
         assert proc.stdout is not None
         while port is None:
             ready, _, _ = select.select([proc.stdout], [], [], 30)

@@ -1,4 +1,4 @@
-"""Start times: ``MockServer.start`` against a bare waitress start, and launch to first token against the
+"""Start times: ``MockServer.start`` against a bare server start, and launch to first token against the
 import floor."""
 
 from __future__ import annotations
@@ -32,9 +32,12 @@ def measure_start(report: Report, warm_starts: int) -> None:
     report.add("import", "import mock_server", float(child_output(IMPORT_CHILD)) * 1000, "ms",
                "in a fresh process; not part of the start figures")
     times = json.loads(child_output(START_CHILD, str(warm_starts)))
-    report.add("bare_start", "bare waitress start", times["bare"], "ms", f"median of {warm_starts}")
-    report.add("start_cold", "MockServer start, cold", times["cold"], "ms", "first in a fresh process, imports done")
-    report.add("start_warm", "MockServer start, warm", times["warm"], "ms", f"median of {warm_starts} later starts")
+    report.add("bare_start", "bare server start", times["bare"], "ms",
+               f"uvicorn in a thread for a trivial app, to its first answer; median of {warm_starts}")
+    report.add("start_cold", "MockServer start, cold", times["cold"], "ms",
+               "first in a fresh process, imports done; to its first answer")
+    report.add("start_warm", "MockServer start, warm", times["warm"], "ms",
+               f"median of {warm_starts} later starts; to the first answer")
     for key in ("start_cold", "start_warm"):
         report.compare(key, "bare_start")
         report.judge(key, "<= 20 ms", report.figures[key].value <= 20.0)

@@ -16,7 +16,7 @@ import jwt
 from ..server import MockServer
 from .children import ServedMock, plans, send, served_mock
 from .grpcload import grpc_generator, grpc_load
-from .peer import TOKEN, Peer, find_peer, served_peer
+from .peer import TOKEN, Peer, choose_peer, served_peer
 from .report import Load, LoadResult, Report
 
 
@@ -112,9 +112,9 @@ def _peer_jobs(load: Load, peer: Peer | str) -> Iterator[dict[str, Callable[[flo
                "peer_token_c16": lambda s: load(url, [TOKEN], 16, s)}
 
 
-def measure_throughput(report: Report, load: Load, seconds: float, rounds: int) -> None:
+def measure_throughput(report: Report, load: Load, seconds: float, rounds: int, peer_option: str = "auto") -> None:
     """Every rate in ``rounds`` slices taken in turn, so both sides of a ratio sample the same noise."""
-    peer = find_peer()
+    peer = choose_peer(peer_option)
     report.meta["peer"] = peer if isinstance(peer, str) else peer.where
     with served_mock() as served, served_mock(grpc=True) as served_grpc, _peer_jobs(load, peer) as peer_jobs:
         jobs = {**throughput_jobs(load, served), **grpc_face_jobs(load, served_grpc), **peer_jobs}
@@ -143,8 +143,7 @@ def measure_throughput(report: Report, load: Load, seconds: float, rounds: int) 
         report.figures["token_c16"].note += f"; not judged: no peer ({peer})"
     report.judge("api_protected_c16", ">= 85%", report.compare("api_protected_c16", "api_open_c16") >= 0.85)
     report.compare("token_c16_grpc_face", "token_c16")
-    report.figures["token_c16_grpc_face"].note += ("; served by uvicorn (HTTP/1.1 here) instead of waitress: "
-                                                    "without --grpc the REST path is unchanged")
+    report.figures["token_c16_grpc_face"].note += "; the same server with the gRPC face on: REST should not change"
     if "grpc_get_c16" in report.figures:
         report.judge("grpc_get_c16", ">= 100%", report.compare("grpc_get_c16", "api_protected_c16") >= 1.00)
         report.figures["grpc_get_c16"].unit = "call/s"

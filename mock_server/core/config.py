@@ -24,14 +24,14 @@ class MockConfig:
     token_lifetime: int | None = None
     clients: tuple[Client, ...] | None = None
     journal_size: int = 10_000
-    threads: int = 8
+    threads: int = 8  # the data plane's worker threads (the control plane has its own)
     signing_key_file: str | None = None
     log_requests: bool = False
     fixtures_dir: str | None = None  # files here replace the shipped fixtures of the same name
     upstream: str | None = None  # proxy mode: forward token, keys, discovery and API requests to this environment
     upstream_timeout: float = 10.0  # seconds for each phase of an upstream request (connect, write, read)
     upstream_budget: int | None = None  # proxy mode: at most this many requests forwarded between two resets
-    grpc: bool = False  # serve the gRPC face too (HTTP/2, on the same port): uvicorn instead of waitress
+    grpc: bool = False  # serve the gRPC face too (HTTP/2 calls, on the same port)
     tls: bool = False  # serve HTTPS (ALPN h2, http/1.1) with a throwaway CA, or with tls_cert/tls_key
     tls_cert: str | None = None  # a PEM certificate chain to serve instead of a throwaway one (implies tls)
     tls_key: str | None = None  # its PEM private key
@@ -60,11 +60,6 @@ class MockConfig:
             object.__setattr__(self, "tls", True)
         if self.grpc and self.upstream is not None:
             raise ConfigError("the gRPC face is not available in proxy mode (the proxy relays REST only)")
-
-    @property
-    def http2(self) -> bool:
-        """Whether the mock runs the HTTP/2 server (uvicorn) rather than waitress."""
-        return self.grpc or self.tls
 
     def with_env(self, environ: Mapping[str, str] | None = None, defaults: tuple[Client, ...] = ()) -> MockConfig:
         """Take the client from ``SCALEKIT_CLIENT_ID``/``SCALEKIT_CLIENT_SECRET`` when both are set,

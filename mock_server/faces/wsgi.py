@@ -1,4 +1,4 @@
-"""The REST face over WSGI: what waitress (and, for HTTP, the HTTP/2 server) calls for every request.
+"""The REST face over WSGI: what the server (through its ASGI dispatcher) calls for every request but gRPC calls.
 
 Control-plane requests (``/_mock/``, ``/``) go straight to the Flask app, unjournaled. Every other request
 becomes a ``Request`` and runs through the one pipeline (``pipeline/pipeline.py``): the token endpoint and
@@ -19,7 +19,7 @@ from ..core.faults import Fault
 from ..core.journal import JournalEntry
 from ..pipeline.api import api_endpoint
 from ..pipeline.oauth import token_endpoint
-from ..pipeline.pipeline import Dropped, FaultAnswer, Pipeline, Target
+from ..pipeline.pipeline import FaultAnswer, Pipeline, Target
 from ..pipeline.request import Request
 from .rest import Reply, error_reply
 from .wsgi_keys import ENTRY, status_line
@@ -46,11 +46,10 @@ def classify(path: str) -> str:
 class JournalMiddleware:
     """Wraps the Flask app: every request but the control plane's goes through the pipeline."""
 
-    def __init__(self, app: WSGIApp, control: ControlPlane, drop_error: type[BaseException] = ConnectionAbortedError,
-                 log: Callable[[JournalEntry], None] | None = None, proxy: Proxy | None = None) -> None:
+    def __init__(self, app: WSGIApp, control: ControlPlane, log: Callable[[JournalEntry], None] | None = None,
+                 proxy: Proxy | None = None) -> None:
         self.app = app
         self.control = control
-        self.drop_error = drop_error
         self.pipeline = Pipeline(control, log)
         self.proxy = proxy
 
@@ -61,12 +60,9 @@ class JournalMiddleware:
             return self.app(environ, start_response)
         request = Request.from_environ(environ)
         entry = self.pipeline.entry(request, family)
-        try:
-            reply = self.pipeline.run(entry, lambda: Target(family, request.method, request.path),
-                                      lambda fault: self._endpoint(family, request, environ, entry, fault),
-                                      self.render, _status)
-        except Dropped as exc:
-            raise self.drop_error(str(exc)) from exc
+        reply = self.pipeline.run(entry, lambda: Target(family, request.method, request.path),
+                                  lambda fault: self._endpoint(family, request, environ, entry, fault),
+                                  self.render, _status)  # a drop or hang fault raises pipeline.Dropped
         return _send(reply, start_response)
 
     def _endpoint(self, family: str, request: Request, environ: dict[str, Any], entry: JournalEntry,

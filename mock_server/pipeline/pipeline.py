@@ -26,8 +26,9 @@ from .request import Request
 W = TypeVar("W")  # what a face sends: a ``Reply``, a ``GrpcAnswer``
 
 
-class Dropped(Exception):
-    """A ``drop`` or ``hang`` fault: the exchange ends with no answer (already journaled)."""
+class Dropped(ConnectionAbortedError):
+    """A ``drop`` or ``hang`` fault: the exchange ends with no answer (already journaled). The mock's server closes
+    the connection; another WSGI server running ``create_app`` sees an aborted connection."""
 
 
 class FaultAnswer(ApiError):

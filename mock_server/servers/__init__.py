@@ -1,1 +1,1 @@
-"""The HTTP servers: waitress (plain HTTP/1.1) and uvicorn with its ASGI dispatcher (h2c, TLS, gRPC)."""
+"""The HTTP server: uvicorn with zttp (``uvicorn_server.py``), its ASGI dispatcher (``asgi.py``), TLS files."""

@@ -1,16 +1,18 @@
-"""The ASGI side of the HTTP/2 server (``--grpc``, ``--tls``): gRPC calls to the gRPC face, the rest to the WSGI app.
+"""The ASGI application the server runs: gRPC calls to the gRPC face, the rest to the WSGI app.
 
-uvicorn serves this app (``h2.py``). A request with ``content-type: application/grpc`` over HTTP/2 goes to ``GrpcFace``;
-every other request is handed to the same WSGI application waitress serves (the REST face of the one pipeline,
-and Flask's views), run on a thread pool so a delayed or hung request never blocks the event loop; control-plane
-requests on a pool of their own, so that hung requests never hold them up. A gRPC call is served on the loop
+uvicorn serves this app (``uvicorn_server.py``). With the gRPC face on (``--grpc``), a request with
+``content-type: application/grpc`` over HTTP/2 goes to ``GrpcFace``; every other request is handed to the WSGI
+application (the REST face of the one pipeline, and Flask's views), run on a thread pool so a delayed or hung
+request never blocks the event loop; control-plane requests on a pool of their own, so that hung requests never
+hold them up. A gRPC call is served on the loop
 itself while no fault is queued (its work is a cached token check and a journal entry: a thread hop would cost
 more), else on the pool too. A message over 4 MiB (gRPC's own default receive limit) gets RESOURCE_EXHAUSTED
 without reaching the face (and without a journal entry).
 
-A ``drop`` fault can't close an ASGI connection with no answer at all, as waitress does. The app sends a 502 head
-promising one body byte and ends: uvicorn closes the connection mid-response over HTTP/1.1, resets the stream over
-HTTP/2.
+A ``drop`` fault closes an HTTP/1.1 connection with no answer at all: the server registers each connection's
+transport here (``connections``, by peer address), since ASGI has no way to do it. Over HTTP/2, where the
+connection carries other streams, the app sends a 502 head promising one body byte and ends: uvicorn resets the
+stream.
 Python clients (httpx, requests) report that as a broken connection; axios reports a 502 with an aborted stream.
 A gRPC call gets ``UNAVAILABLE`` with the message "the connection was dropped" (what a gRPC client makes of a
 dropped connection, though a client can then not tell it from a server's own UNAVAILABLE), journaled with
@@ -39,16 +41,18 @@ Send = Callable[[dict[str, Any]], Awaitable[None]]
 GRPC_UNAVAILABLE = 14
 
 
-# What the pipeline raises for a ``drop`` or ``hang`` fault, on this server as its own drop error too.
-DroppedConnection = Dropped
+Transport = Any  # asyncio.Transport, as the server hands it over
 
 
 class AsgiDispatcher:
     """The ASGI application: gRPC to the gRPC face, everything else to the WSGI app."""
 
-    def __init__(self, wsgi_app: Callable[..., Any], middleware: JournalMiddleware, threads: int) -> None:
+    def __init__(self, wsgi_app: Callable[..., Any], middleware: JournalMiddleware, threads: int,
+                 grpc: bool = True) -> None:
         self.wsgi_app = wsgi_app
         self.grpc = GrpcFace(middleware)
+        self.grpc_on = grpc
+        self.connections: dict[tuple[str, int], Transport] = {}  # HTTP/1.1 connections by peer, for a drop
         self.pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="scalekit-mock-asgi")
         # The control plane's own threads: a pool full of hung requests never keeps /_mock/reset from them.
         self.control_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="scalekit-mock-control")
@@ -61,7 +65,8 @@ class AsgiDispatcher:
         if scope["type"] == "lifespan":
             await _lifespan(receive, send)
         elif scope["type"] == "http":
-            if scope.get("http_version") == "2" and _header(scope, b"content-type").startswith(b"application/grpc"):
+            if (self.grpc_on and scope.get("http_version") == "2"
+                    and _header(scope, b"content-type").startswith(b"application/grpc")):
                 await self._grpc(scope, receive, send)
             else:
                 await self._wsgi(scope, receive, send)
@@ -80,7 +85,7 @@ class AsgiDispatcher:
                 else:  # pure computation (a cached token check, a journal entry): no thread hop. A blocking
                     # fault queued meanwhile is left for the next call, which goes to the pool.
                     answer = self.grpc.serve(scope["path"], scope["headers"], body, may_block=False)
-            except DroppedConnection as exc:
+            except Dropped as exc:
                 answer = GrpcAnswer(GRPC_UNAVAILABLE, f"the connection was dropped ({exc})")
         await send({"type": "http.response.start", "status": 200, "trailers": True,
                     "headers": [(b"content-type", b"application/grpc")]})
@@ -94,16 +99,20 @@ class AsgiDispatcher:
         pool = self.control_pool if classify(scope["path"]) == "control" else self.pool
         try:
             status, headers, payload = await loop.run_in_executor(pool, _run_wsgi, self.wsgi_app, environ)
-        except DroppedConnection:
+        except Dropped:
+            transport = self.connections.pop(tuple(scope.get("client") or ()), None)
+            if transport is not None:  # HTTP/1.1: closed unanswered
+                transport.close()
+                return
             await send({"type": "http.response.start", "status": 502, "headers": [(b"content-length", b"1")]})
-            return  # the stream ends short of its promised body: uvicorn closes the connection or resets the stream
+            return  # HTTP/2: the stream ends short of its promised body, and uvicorn resets it
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": payload, "more_body": False})
 
 
-    def protocol_error(self, detail: str) -> bytes:
-        """The JSON body of a 400 for a request the server refuses before its path is known (``h2._Http1``)."""
-        body = protocol_error_body(self.grpc.control.fixtures, "api", 400, detail)
+    def protocol_error(self, detail: str, path: str) -> bytes:
+        """The JSON body of a 400 for a request the HTTP parser refuses (``uvicorn_server._Http1``)."""
+        body = protocol_error_body(self.grpc.control.fixtures, classify(path), 400, detail)
         return json.dumps(body, separators=(",", ":")).encode()
 
 

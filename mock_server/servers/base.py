@@ -1,13 +1,13 @@
-"""The one server interface the mock runs on, and the choice of implementation.
+"""The one server interface the mock runs on.
 
-``MockServer`` knows only this: a server is made for an app (``make_server``), ``start()``ed in a
-background thread, answers on ``port`` with ``scheme``, holds its ``tls`` files, and is ``stop()``ped
-promptly whatever is in flight (the control plane releases hung requests first). ``drop_error`` is what the
-REST face raises inside the app to make the server close a connection without an answer. ``error`` is an
-exception the serving thread died of, for ``MockServer.check()``.
+``MockServer`` knows only this: a server is made for an app (``make_server``), ``start()``ed in a background
+thread, answers on ``port`` with ``scheme``, holds its ``tls`` files, and is ``stop()``ped promptly whatever is
+in flight (the control plane releases hung requests first). ``error`` is an exception the serving thread died
+of, for ``MockServer.check()``.
 
-Plain HTTP/1.1 runs on waitress (``waitress.py``); ``--grpc`` or ``--tls`` on uvicorn with zttp (``h2.py``), which
-speaks HTTP/2 and TLS. Why these two, and what else was measured: docs/benchmarks.md, "Server candidates".
+Every mode (plain HTTP/1.1 and h2c, ``--grpc``, ``--tls``) runs on uvicorn with its zttp protocol
+(``uvicorn_server.py``) serving the ASGI dispatcher (``asgi.py``). Why that server, and what else was measured:
+docs/benchmarks.md, "Server candidates".
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ if TYPE_CHECKING:
     from flask import Flask
 
     from ..core.config import MockConfig
-    from ..core.control import ControlPlane
     from .tls import TlsFiles
 
 
@@ -42,22 +41,8 @@ class Server(Protocol):
     def stop(self) -> None: ...
 
 
-def server_type(config: MockConfig) -> type[WaitressServer] | type[Http2Server]:
-    """The implementation a config needs (its ``drop_error`` is wired into the app before the server exists)."""
-    if config.http2:
-        from .h2 import Http2Server
-
-        return Http2Server
-    from .waitress import WaitressServer
-
-    return WaitressServer
-
-
-def make_server(app: Flask, control: ControlPlane, config: MockConfig) -> Server:
+def make_server(app: Flask, config: MockConfig) -> Server:
     """A server for ``app`` on ``config.host:config.port`` (0: a free port), bound now, not yet serving."""
-    return server_type(config)(app, control, config)
+    from .uvicorn_server import UvicornServer
 
-
-if TYPE_CHECKING:
-    from .h2 import Http2Server
-    from .waitress import WaitressServer
+    return UvicornServer(app, config)

@@ -23,7 +23,6 @@ if TYPE_CHECKING:
 
 
 def create_app(config: MockConfig | None = None, *, control: ControlPlane | None = None,
-               drop_error: type[BaseException] = ConnectionAbortedError,
                log: Callable[[JournalEntry], None] | None = None, proxy: Proxy | None = None) -> Flask:
     """Build the mock's WSGI app around a control plane (a new one from ``config`` by default).
 
@@ -50,7 +49,7 @@ def create_app(config: MockConfig | None = None, *, control: ControlPlane | None
     app.register_error_handler(MockError, _control_error)
     app.register_error_handler(HTTPException, _http_exception)
     app.register_error_handler(Exception, _unexpected(plane))
-    app.wsgi_app = JournalMiddleware(app.wsgi_app, plane, drop_error, log, proxy)  # type: ignore[method-assign]
+    app.wsgi_app = JournalMiddleware(app.wsgi_app, plane, log, proxy)  # type: ignore[method-assign]
     app.extensions["scalekit_mock.proxy"] = proxy
     return app
 

@@ -1,19 +1,24 @@
-"""The HTTP/2 server behind ``--grpc`` and ``--tls``: uvicorn with zttp, on its own event loop, in a thread.
+"""The mock's HTTP server: uvicorn with its zttp protocol, on its own event loop, in a thread.
 
-Waitress (the default) speaks HTTP/1.1 only and no TLS; gRPC needs HTTP/2 with trailers, and HTTPS needs TLS,
-so those modes run uvicorn with its zttp protocol (HTTP/1.1 and HTTP/2 on one port) instead, serving
-``AsgiDispatcher``. Cleartext connections may speak HTTP/1.1 or HTTP/2 with prior knowledge (h2c, what the Node
-SDK uses for an ``http://`` URL); TLS connections negotiate ``h2`` or ``http/1.1`` by ALPN. Why uvicorn + zttp
-(hypercorn, used before, leaked a descriptor per closed connection and ~200 KB per closed TLS connection):
-docs/benchmarks.md, "Server candidates".
+It serves ``AsgiDispatcher`` on one port in every mode: cleartext connections may speak HTTP/1.1 or HTTP/2 with
+prior knowledge (h2c, what the Node SDK uses for an ``http://`` URL); TLS connections negotiate ``h2`` or
+``http/1.1`` by ALPN; gRPC calls get their trailers. Why uvicorn + zttp (waitress, used before for plain HTTP/1.1,
+was slower and has no HTTP/2; hypercorn, used before for HTTP/2, leaked a descriptor per closed connection and
+~200 KB per closed TLS connection): docs/benchmarks.md, "Server candidates".
 
 Settings chosen for SDKs and for a prompt stop: idle connections are closed after 5 minutes, as Scalekit's
 backend does (gRPC MaxConnectionIdle, scalekit-facts), with no limit on requests per connection; a stop waits
 at most ``GRACE_SECONDS`` for requests in flight (the control plane has released hung ones by then).
 
-zttp 0.0.35 with uvicorn 0.54 never ends the body of an HTTP/2 request that has none (HEADERS with END_STREAM,
-i.e. any GET), so the app would wait for it forever. ``_Http2`` ends it; ``tests/test_h2_server.py`` holds the
-regression test, so an upstream change that makes the fix unnecessary or ineffective shows.
+What the mock changes of uvicorn's zttp protocols (``_Http1``, ``_Http2``, ``_Http``):
+- zttp 0.0.35 with uvicorn 0.54 never ends the body of an HTTP/2 request that has none (HEADERS with END_STREAM,
+  i.e. any GET), so the app would wait for it forever; ``_Http2`` ends it (``tests/test_h2_server.py`` holds the
+  regression test, so an upstream change that makes the fix unnecessary or ineffective shows);
+- a request zttp refuses gets the API's JSON error body, not plain text;
+- an HTTP/1.1 connection can be closed with no answer at all, as a ``drop`` fault needs: each connection's
+  transport is registered with the dispatcher by its peer address (ASGI itself has no way to do it);
+- a connection lost uncleanly (reset, TLS without close_notify) no longer stays in memory until its keep-alive
+  timer fires (5 minutes).
 """
 
 from __future__ import annotations
@@ -21,9 +26,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import socket
 import threading
 from typing import TYPE_CHECKING, Any, cast
+from urllib.parse import unquote_to_bytes
 
 import uvicorn
 from uvicorn.protocols.http.auto_zttp_impl import AutoZttpProtocol
@@ -31,12 +38,10 @@ from uvicorn.protocols.http.zttp_h2_impl import ZttpH2Protocol
 from uvicorn.protocols.http.zttp_impl import ZttpProtocol
 
 from ..core.errors import MockError
-from ..pipeline.pipeline import Dropped
 from .tls import TlsFiles, given_files, throwaway_files
 
 if TYPE_CHECKING:
     from ..core.config import MockConfig
-    from ..core.control import ControlPlane
     from ..faces.wsgi import JournalMiddleware
 
 LOG = logging.getLogger("scalekit_mock.h2")
@@ -44,13 +49,11 @@ KEEP_ALIVE_SECONDS = 300
 GRACE_SECONDS = 1
 
 
-class Http2Server:
+class UvicornServer:
     """The mock's app on uvicorn (HTTP/1.1, h2c, TLS with ALPN; the gRPC face), in a thread
     (``servers/base.Server``): the TLS files, the ASGI dispatcher and the uvicorn loop."""
 
-    drop_error = Dropped  # what the REST face raises for a drop fault; the dispatcher turns it into a cut answer
-
-    def __init__(self, app: Any, control: ControlPlane, config: MockConfig) -> None:
+    def __init__(self, app: Any, config: MockConfig) -> None:
         from .asgi import AsgiDispatcher
 
         self.tls: TlsFiles | None = None
@@ -59,9 +62,9 @@ class Http2Server:
             self.tls = (given_files(config.tls_cert, config.tls_key) if config.tls_cert and config.tls_key
                         else throwaway_files(hosts))
         self.scheme = "https" if self.tls else "http"
-        self._dispatcher = AsgiDispatcher(app, cast("JournalMiddleware", app.wsgi_app), config.threads)
+        self._dispatcher = AsgiDispatcher(app, cast("JournalMiddleware", app.wsgi_app), config.threads, config.grpc)
         try:
-            self._h2 = H2Server(self._dispatcher, config.host, config.port, self.tls)
+            self._h2 = Listener(self._dispatcher, config.host, config.port, self.tls)
         except MockError:
             self._release()
             raise
@@ -84,7 +87,7 @@ class Http2Server:
             self.tls.remove()
 
 
-class H2Server:
+class Listener:
     """Serve an ASGI app on ``host:port`` (0 picks a free port) until ``stop()``."""
 
     def __init__(self, app: Any, host: str, port: int, tls: TlsFiles | None) -> None:
@@ -155,12 +158,39 @@ class _Http2(ZttpH2Protocol):
                 cycle.message_event.set()
 
 
+_REQUEST_LINE = re.compile(rb"[!#$%&'*+.^_`|~0-9A-Za-z-]{1,20} (\S{1,8192}) HTTP/")
+
+
 class _Http1(ZttpProtocol):
+    last_path = "/"  # the target of the last request line seen on this connection
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        connections = getattr(self.app, "connections", None)
+        if connections is not None and self.client is not None:
+            connections[self.client] = transport
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        connections = getattr(self.app, "connections", None)
+        if connections is not None and self.client is not None:
+            connections.pop(self.client, None)
+        super().connection_lost(exc)
+        # uvicorn cancels the keep-alive timer only when the connection ended cleanly; after a reset or a TLS
+        # connection closed without close_notify the timer kept the protocol (and ~250 KB of TLS buffers) alive
+        # for the whole keep-alive time (tests/test_server_process.py).
+        self._unset_keepalive_if_required()
+
+    def data_received(self, data: bytes) -> None:
+        line = _REQUEST_LINE.match(data)
+        if line is not None:
+            self.last_path = unquote_to_bytes(line.group(1).split(b"?", 1)[0]).decode("latin-1")
+        super().data_received(data)
+
     def send_400_response(self, msg: str) -> None:
-        """A request zttp refuses (malformed, or framed twice: RFC 9112 6.1) gets the API's JSON error body, not
-        zttp's plain text, and the connection closed. zttp refuses it before its path is known, so the body
-        cannot take the shape of the endpoint family, as waitress's does."""
-        body = self.app.protocol_error(msg)
+        """A request zttp refuses (malformed, or framed twice: RFC 9112 6.1) gets a JSON error body in the shape of
+        its endpoint family's errors (its path read from its request line), not zttp's plain text, and the
+        connection closed."""
+        body = self.app.protocol_error(msg, self.last_path)
         self.conn.send_response(400, [(b"content-type", b"application/json"),
                                       (b"content-length", str(len(body)).encode()), (b"connection", b"close")])
         self.conn.send_data(body)
@@ -190,16 +220,18 @@ def _config(app: Any, tls: TlsFiles | None) -> uvicorn.Config:
         server_header=False, date_header=True)
 
 
-THREAD_PREFIX = "scalekit-mock-h2"
+THREAD_PREFIX = "scalekit-mock-http"
 
 
 class _ServerNoise(logging.Filter):
     """uvicorn's own lines that say nothing to a mock's user: its start and stop messages (``serve`` prints
-    its own), and the cut answer of a ``drop`` fault, which it reports as an app error. Other records pass."""
+    its own), and the missing or cut answer of a ``drop`` fault, which it reports as an app error. Other records
+    pass."""
 
     QUIET = ("Started server process", "Waiting for application", "Application startup", "Uvicorn running",
              "Shutting down", "Waiting for connections", "Waiting for background", "Finished server process",
-             "ASGI callable returned without completing response.")
+             "ASGI callable returned without completing response.",
+             "ASGI callable returned without starting response.")
 
     def filter(self, record: logging.LogRecord) -> bool:
         return not str(record.msg).startswith(self.QUIET)
