@@ -98,6 +98,8 @@ status codes: 3460 2xx, 0 3xx, 0 4xx, 0 5xx
 def test_parse_h2load_reads_calls_time_and_failures() -> None:
     result = grpcload.parse_h2load(H2LOAD_OUTPUT)
     assert result == bench.LoadResult(requests=3450, seconds=3.0, non_2xx=4, socket_errors=2)
+    # the calls in flight when -D ran out (failed and errored): with 16 in flight, 1 of them is the cut
+    assert grpcload.parse_h2load(H2LOAD_OUTPUT, 16) == bench.LoadResult(3450, 3.0, non_2xx=3, socket_errors=1)
     with pytest.raises(bench.BenchError):
         grpcload.parse_h2load("connect to 127.0.0.1:1 failed")
 

@@ -188,3 +188,19 @@ def test_only_the_servers_chatter_is_silenced() -> None:
     assert not noise.filter(record("ASGI callable returned without completing response."))
     assert not noise.filter(record("Uvicorn running on %s://%s:%d (Press CTRL+C to quit)"))
     assert noise.filter(record("Exception in ASGI application\n"))  # a real failure is still seen
+
+
+def test_only_the_mocks_own_dead_socket_writes_are_silenced() -> None:
+    import logging
+
+    from mock_server.servers.uvicorn_server import THREAD_PREFIX, _OwnConnectionNoise
+
+    def record(thread: str, message: str) -> logging.LogRecord:
+        entry = logging.LogRecord("asyncio", logging.WARNING, __file__, 1, message, None, None)
+        entry.threadName = thread
+        return entry
+
+    noise = _OwnConnectionNoise()
+    assert not noise.filter(record(f"{THREAD_PREFIX}:8080", "socket.send() raised exception."))
+    assert noise.filter(record(f"{THREAD_PREFIX}:8080", "Task was destroyed but it is pending!"))
+    assert noise.filter(record("MainThread", "socket.send() raised exception."))  # the application's own

@@ -65,8 +65,10 @@ def check_call(port: int, token: str, org_id: str) -> None:
                          "not a GetOrganization answer")
 
 
-def parse_h2load(text: str) -> LoadResult:
-    """Read h2load's summary: requests done, the time they took, failures and non-2xx answers."""
+def parse_h2load(text: str, in_flight: int = 0) -> LoadResult:
+    """Read h2load's summary: requests done, the time they took, failures and non-2xx answers. When its duration
+    (``-D``) runs out, h2load closes the connection and counts the calls then in flight as failed and errored:
+    up to ``in_flight`` of those are the cut, not the server's failures."""
     finished = re.search(r"finished in ([\d.]+)(ms|s),", text)
     done = re.search(r"requests: \d+ total, \d+ started, (\d+) done, (\d+) succeeded, (\d+) failed, (\d+) errored, "
                      r"(\d+) timeout", text)
@@ -74,7 +76,8 @@ def parse_h2load(text: str) -> LoadResult:
         raise BenchError(f"cannot read h2load's output:\n{text[-2000:]}")
     seconds = float(finished.group(1)) / (1000 if finished.group(2) == "ms" else 1)
     _, succeeded, failed, errored, timeouts = map(int, done.groups())
-    return LoadResult(succeeded, seconds, non_2xx=failed, socket_errors=errored + timeouts)
+    cut = min(failed, errored, in_flight)
+    return LoadResult(succeeded, seconds, non_2xx=failed - cut, socket_errors=errored - cut + timeouts)
 
 
 def h2load_grpc(port: int, token: str, org_id: str, in_flight: int, seconds: float) -> LoadResult:
@@ -90,7 +93,7 @@ def h2load_grpc(port: int, token: str, org_id: str, in_flight: int, seconds: flo
         Path(body.name).unlink()
     if done.returncode != 0:
         raise BenchError(f"h2load failed: {done.stderr[-2000:]}")
-    return parse_h2load(done.stdout)
+    return parse_h2load(done.stdout, in_flight)
 
 
 def _grpc_child() -> None:

@@ -240,8 +240,23 @@ class _ServerNoise(logging.Filter):
 _NOISE_FILTER = _ServerNoise()
 
 
+class _OwnConnectionNoise(logging.Filter):
+    """Drops asyncio's "socket.send() raised exception." from the mock's own loop thread: a stream's answer may
+    still be written after its client hung up, and asyncio logs each write to the dead socket. Other threads'
+    asyncio logs (an application's own) pass untouched."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        ours = (record.threadName or "").startswith(THREAD_PREFIX)
+        return not ours or record.msg != "socket.send() raised exception."
+
+
+_ASYNCIO_FILTER = _OwnConnectionNoise()
+
+
 def _quiet_loggers() -> None:
-    logging.getLogger("uvicorn.error").addFilter(_NOISE_FILTER)  # adding the same filter again is a no-op
+    """Adding the same filter again is a no-op."""
+    logging.getLogger("uvicorn.error").addFilter(_NOISE_FILTER)
+    logging.getLogger("asyncio").addFilter(_ASYNCIO_FILTER)
 
 
 def _connection_noise(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
