@@ -1,4 +1,4 @@
-"""The HTTP/2 server behind ``--tls`` and ``--grpc``: HTTPS with a throwaway CA, and REST served as by waitress."""
+"""The server with ``--tls`` and ``--grpc``: HTTPS with a throwaway CA, HTTP/2, and REST served as in plain mode."""
 
 from __future__ import annotations
 
@@ -167,7 +167,7 @@ def test_serve_prints_the_trust_exports() -> None:
 
 
 def test_a_bodiless_http2_request_is_answered_over_h2c() -> None:
-    """zttp 0.0.35 never ends the body of an HTTP/2 request without one (servers/h2.py fixes it): a GET over
+    """zttp 0.0.35 never ends the body of an HTTP/2 request without one (servers/uvicorn_server.py fixes it): a GET over
     h2c or h2 would wait forever. Over TLS, test_https_with_the_throwaway_ca covers it."""
     with MockServer(grpc=True) as plain, httpx.Client(http1=False, http2=True, timeout=5) as client:
         answer = client.get(plain.url + "/.well-known/jwks.json")

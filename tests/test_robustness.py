@@ -1,4 +1,4 @@
-"""Hostile and heavy use on 127.0.0.1, against every server mode: plain (waitress), ``grpc`` and ``tls`` (uvicorn).
+"""Hostile and heavy use on 127.0.0.1, against every server mode: plain, ``grpc`` and ``tls`` (all uvicorn).
 
 Each test is bounded in count and time and talks only to the loopback: idle and half-sent connections must
 not lock normal clients out, and hung requests filling every worker must not keep the control plane from

@@ -1,4 +1,4 @@
-"""The server as a process, against every server mode (plain: waitress; ``grpc`` and ``tls``: uvicorn).
+"""The server as a process, in every mode (plain, ``grpc``, ``tls``; uvicorn in all).
 
 What only a process shows: the descriptors and memory of connections a client closed come back, and SIGTERM
 stops the server promptly while hung requests hold every worker. Bounded in count and time, loopback only.

@@ -96,7 +96,7 @@ def fault_from_mapping(fault_id: int, spec: Mapping[str, Any], presets: Mapping[
     if not isinstance(headers, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in headers.items()):
         raise ControlError("'headers' must be an object of strings")
     for name, value in headers.items():
-        # What waitress cannot send (or must set itself) would break the answer instead of faking one.
+        # What the HTTP server cannot send (or must set itself) would break the answer instead of faking one.
         if not _HEADER_NAME.match(name) or not _HEADER_VALUE.match(value) or name.lower() in _FRAMING_HEADERS:
             raise ControlError(f"header {name!r}: not a valid header name and Latin-1 value, or one the server sets")
     fault = Fault(fault_id, kind, endpoint, path, method.upper() if method else None, count,

@@ -35,7 +35,7 @@ from .request import Request
 
 MAX_ANSWER_BYTES = 4 * 1024 * 1024
 # RFC 9110 7.6.1 hop-by-hop headers, plus what the proxy sets or settles itself: Host, framing, and Expect
-# (waitress has already answered a 100-continue; the body is here).
+# (the server has already answered a 100-continue; the body is here).
 HOP_BY_HOP = frozenset({"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "proxy-connection",
                         "te", "trailer", "trailers", "transfer-encoding", "upgrade", "host", "content-length",
                         "expect"})

@@ -1,6 +1,6 @@
 """The request every face hands the pipeline: one transport-neutral value, and the one way to read credentials.
 
-A WSGI environ (waitress), an ASGI scope (uvicorn) and a gRPC call all become a ``Request`` before anything
+A WSGI environ (built from the ASGI scope by the dispatcher) and a gRPC call both become a ``Request`` before anything
 looks at them; the endpoints, the journal and the faults read only this. Its body is read once, by the server,
 up to ``MAX_BODY_BYTES``; ``length`` keeps what the client declared, so an oversized body is refused (413) by
 the endpoint that needs it without being held in memory.
