@@ -58,8 +58,8 @@ def _add_client(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
                         help="deadline for each driver op; a driver that misses it is killed (default 30; a "
                         "driver's first hello gets at least 30 s to start up)")
     client.add_argument("--hang-bound", type=float, default=10.0, metavar="S",
-                        help="how long ERR-TOKEN-ENDPOINT-HANG lets a call take against a hung token endpoint "
-                        "(default 10)")
+                        help="how long ERR-TOKEN-ENDPOINT-HANG and ERR-API-HANG let an op take against a hung token "
+                        "endpoint or API (default 10)")
     client.add_argument("--live", action="store_true",
                         help="run against the real environment of SCALEKIT_ENVIRONMENT_URL with the real "
                         "SCALEKIT_CLIENT_ID/SCALEKIT_CLIENT_SECRET, through a journaling proxy (under a hundred real "

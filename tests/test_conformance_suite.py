@@ -17,6 +17,7 @@ from contract_tests.client import report as render
 from contract_tests.client.checks import IDS
 from contract_tests.client.driver import CallResult, DriverInfo
 from contract_tests.client.evidence import JournalView
+from contract_tests.client.failures import _retry_of
 from contract_tests.client.results import CheckResult, SuiteReport
 from contract_tests.client.runner import UsageError, run_suite
 from contract_tests.client.target import DriverOnTarget
@@ -227,6 +228,59 @@ def test_journal_view_counts_only_tokens_the_client_was_given() -> None:
     assert [r.bearer for r in journal.api_calls] == ["fp:bogus", "fp:bbb", None]
     assert journal.after(3).counts() == "0 token requests, 2 API calls"
     assert "#4 GET /api/v1/organizations -> 200, bearer T2 (fp:bbb)" in journal.describe()
+
+
+
+def test_journal_view_never_calls_a_token_from_a_broken_response_issued() -> None:
+    # Given token responses a malformed_token fault broke: one without the token, one with it (as a string
+    # expires_in), and a good one
+    journal = JournalView([
+        entry(1, "token", 200, issued={"fingerprint": "fp:aaa"}, outcome="malformed:missing_access_token"),
+        entry(2, "token", 200, issued={"fingerprint": "fp:bbb"}, outcome="malformed:expires_in_string"),
+        entry(3, "token", 200, issued={"fingerprint": "fp:ccc"}, outcome="issued"),
+    ])
+    # Then the journal says which reached the client, and how
+    lines = journal.describe().splitlines()
+    assert lines[0].endswith("-> 200 malformed:missing_access_token, T1 (fp:aaa) minted but not sent (a broken "
+                             "response)")
+    assert lines[1].endswith("-> 200 malformed:expires_in_string, T2 (fp:bbb) sent in a broken response")
+    assert lines[2].endswith("-> 200 issued, issued T3 (fp:ccc)")
+    # and a token that was in its (broken) response still counts as handed over: a client may use it
+    assert list(journal.delivered()) == ["fp:bbb", "fp:ccc"]
+
+
+BASIC = {"authorization": "Basic skc_1:fp:secret"}
+BODY = {"client_id": ["skc_1"], "client_secret": ["fp:secret"], "grant_type": ["client_credentials"]}
+
+
+def token_at(seq: int, time: float, status: int, **fields: object) -> dict[str, object]:
+    return entry(seq, "token", status, time=time, method="POST", **fields)
+
+
+def test_an_auth_style_probe_is_one_attempt_with_the_request_it_resends() -> None:
+    # Given a 503 to a Basic token request, resent at once with the credentials in the body (golang.org/x/oauth2's
+    # auth-style probe), which gets the token
+    refused = token_at(1, 10.0, 503, headers=BASIC)
+    probe = token_at(2, 10.001, 200, form=BODY, client_id="skc_1", issued={"fingerprint": "fp:t"})
+    first, retry, probed = _retry_of(JournalView([refused, probe]).token_requests, 503, 0.1)
+    # Then the probe is not a retry, and nothing was retried
+    assert (first and first.seq, retry, probed and probed.seq) == (1, None, 2)
+    # Given the probe refused too, and a retry 0.5 s after it: the retry is measured from the probe
+    later = token_at(3, 10.501, 200, form=BODY, issued={"fingerprint": "fp:t"})
+    first, retry, probed = _retry_of(JournalView([refused, {**probe, "status": 503}, later]).token_requests, 503, 0.1)
+    assert (retry and retry.seq, probed and probed.seq) == (3, 2)
+
+
+@pytest.mark.parametrize("resend", [
+    token_at(2, 10.001, 200, headers=BASIC),  # the same request again, at once: a retry without backoff
+    token_at(2, 10.001, 200, form={**BODY, "client_secret": ["fp:other"]}),  # another secret
+    token_at(2, 10.001, 200, form={**BODY, "scope": ["users:read"]}),  # another request
+    token_at(2, 0.5 + 10.0, 200, form=BODY),  # a body retry after a backoff: judged as a retry
+])
+def test_only_an_immediate_resend_moving_the_credentials_alone_is_a_probe(resend: dict[str, object]) -> None:
+    refused = token_at(1, 10.0, 503, headers=BASIC, form={"grant_type": ["client_credentials"]})
+    _, retry, probed = _retry_of(JournalView([refused, resend]).token_requests, 503, 0.1)
+    assert (retry and retry.seq, probed) == (2, None)
 
 
 def test_run_suite_accepts_failures_reported_as_ok_with_a_status(tmp_path: Path) -> None:

@@ -194,9 +194,13 @@ EVIDENCE = {
     "no_retry_503": r"POST /oauth/token -> 503",
     "ignore_retry_after": r"retried 0\.\d+ s after the 429",
     "retry_429_storm": r"\b20 API calls\b.*(?s:.*)-> 429 fault",
+    "api_retry_storm_503": r"retried 0\.0\d\d s after it came(?s:.*)GET /api/v1/organizations -> 503 fault",
     "bogus_bearer": r"-> 401 invalid_token",
     "trusts_expires_in": r"OverflowError(?s:.*)POST /oauth/token -> 200 malformed:expires_in_absurd",
-    "no_timeout": r"after 3 s",
+    "no_timeout": r"a token endpoint that never answers, 'call' had not returned after 3 s(?s:.*)"
+                  r"shorter than 3 s(?s:.*)1 token request held",
+    "no_api_timeout": r"an API that never answers, 'call' had not returned after 3 s(?s:.*)give API calls a timeout"
+                      r"(?s:.*)1 API call held(?s:.*)POST /oauth/token -> 200 issued",
     "secret_in_log": r"stderr line \d+: POST .*'client_secret': 'fp:",
     "token_in_log": r"stderr line \d+: new access token fp:",
 }

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from ..results import MUST, SHOULD, CheckFailure
-from . import caching, failures, refresh, secrecy, statemachine, wire
+from . import caching, failures, hangs, refresh, secrecy, statemachine, wire
 from .context import Check, CheckContext
 
 TIME = frozenset({"advance_time"})
@@ -65,6 +65,9 @@ CATALOGUE: tuple[Check, ...] = (
           failures.rate_limited_429),
     Check("ERR-API-RATE-LIMITED", MUST, "scalekit-facts (rate limits: 429 RATE_LIMITED with no Retry-After; "
           "clients must back off exponentially and cap retries); RFC 6585 §4", failures.api_rate_limited),
+    Check("ERR-API-TRANSIENT-503", SHOULD, "scalekit-facts: UNAVAILABLE is retried with jittered exponential "
+          "backoff (1 s doubling, cap 30 s; the Node SDK makes 3 retries); only UNAUTHENTICATED calls for a new "
+          "token", failures.api_transient_503),
     Check("ERR-TRANSIENT-SAFE", MUST, "RFC 6749 §5.1: only a 200 carries a token; an error page is never one",
           failures.transient_safe),
     Check("ERR-MALFORMED-TOKEN-RESPONSE", MUST, "RFC 6749 §5.1 (access_token REQUIRED, JSON body); scalekit-facts: "
@@ -73,7 +76,10 @@ CATALOGUE: tuple[Check, ...] = (
           "a token response with expires_in 18446744064486179580; RFC 6749 §5.1: the token still expires",
           failures.absurd_expires_in, TIME),
     Check("ERR-TOKEN-ENDPOINT-HANG", MUST, "seed docs: the token endpoint is a network dependency; a call must "
-          "not hang on it forever", failures.token_endpoint_hang),
+          "not hang on it forever", hangs.token_endpoint_hang),
+    Check("ERR-API-HANG", MUST, "seed docs: the API is a network dependency, as the token endpoint is; "
+          "scalekit-facts: the Python SDK 2.19 added a per-call gRPC timeout; a call must not hang forever",
+          hangs.api_hang),
     Check("STATE-MACHINE", MUST, "seed docs' token management rules under random interleavings of calls, "
           "expiry, revocation, key rotation and outages", statemachine.state_machine,
           not_live="its random sequences, replayed while shrinking, would send hundreds of requests to the real "

@@ -18,6 +18,8 @@ def plural(count: int, noun: str) -> str:
 
 # Token responses the client never received a usable token from (the mock issued one, but broke the answer).
 UNDELIVERED = frozenset({"malformed:not_json", "malformed:missing_access_token"})
+BROKEN = "malformed:"  # the outcome of a token response a malformed_token fault broke (journal ``outcome``)
+CREDENTIAL_FIELDS = ("client_id", "client_secret")  # the form fields carrying client credentials
 
 
 @dataclass(frozen=True)
@@ -67,6 +69,41 @@ class Request:
         """Whether this token request handed the client a token (a 200 carrying one)."""
         return self.issued is not None and self.status == 200 and self.outcome not in UNDELIVERED
 
+    @property
+    def credentials(self) -> tuple[str, str, str] | None:
+        """Where a token request carried its client credentials: ``("basic", client_id, secret fingerprint)`` for
+        HTTP Basic, ``("body", …)`` for the form; None when the journal does not show them (no Basic header, and
+        no form read: a fault answered before the body was parsed)."""
+        scheme, _, credential = (self.authorization or "").partition(" ")
+        if scheme.lower() == "basic":
+            client_id, _, secret = credential.strip().partition(":")  # the journal keeps "id:fp:…"
+            return "basic", client_id, secret
+        form = self.form
+        if form is not None and form.get("client_secret"):
+            return "body", (form.get("client_id") or [""])[0], form["client_secret"][0]
+        return None
+
+    @property
+    def form(self) -> Mapping[str, list[str]] | None:
+        form = self.entry.get("form")
+        return form if isinstance(form, dict) else None
+
+    def moves_credentials_of(self, earlier: Request) -> bool:
+        """Whether this token request is ``earlier`` sent again with only the client credentials moved between
+        HTTP Basic and the form body (golang.org/x/oauth2's auth-style probe resends a failed request so):
+        same method, path and query, the same client id and secret, the other form fields the same where both
+        forms are known."""
+        mine, theirs = self.credentials, earlier.credentials
+        if self.endpoint != "token" or earlier.endpoint != "token" or mine is None or theirs is None:
+            return False
+        if mine[0] == theirs[0] or mine[1:] != theirs[1:]:
+            return False
+        same = all(self.entry.get(key) == earlier.entry.get(key) for key in ("method", "path", "query"))
+        if self.form is None or earlier.form is None:
+            return same
+        rest = [{k: v for k, v in form.items() if k not in CREDENTIAL_FIELDS} for form in (self.form, earlier.form)]
+        return same and rest[0] == rest[1]
+
     def describe(self, tokens: Mapping[str, str] | None = None) -> str:
         """``#12 GET /api/v1/organizations -> 401 token_expired, bearer T1 (fp:…)`` for a failure message."""
         text = f"#{self.seq} {self.entry.get('method')} {self.entry.get('path')} -> {self.status or 'no answer'}"
@@ -76,7 +113,13 @@ class Request:
         if detail:
             text += f" ({detail})"
         if self.endpoint == "token" and self.issued is not None:
-            text += f", issued {_name(str(self.issued.get('fingerprint')), tokens)}"
+            name = _name(str(self.issued.get("fingerprint")), tokens)
+            if self.outcome in UNDELIVERED:  # the broken body carries no token: the client never saw it
+                text += f", {name} minted but not sent (a broken response)"
+            elif self.outcome.startswith(BROKEN):
+                text += f", {name} sent in a broken response"
+            else:
+                text += f", issued {name}"
         elif self.endpoint != "token":
             text += f", bearer {_name(self.bearer, tokens)}" if self.bearer else ", no bearer token"
         return text

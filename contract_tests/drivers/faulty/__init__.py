@@ -27,9 +27,11 @@ EXPECTED: dict[str, str] = {
     "no_retry_503": "ERR-TRANSIENT-503",
     "ignore_retry_after": "ERR-RATE-LIMITED-429",
     "retry_429_storm": "ERR-API-RATE-LIMITED",
+    "api_retry_storm_503": "ERR-API-TRANSIENT-503",
     "bogus_bearer": "ERR-MALFORMED-TOKEN-RESPONSE",
     "trusts_expires_in": "ERR-ABSURD-EXPIRES-IN",
     "no_timeout": "ERR-TOKEN-ENDPOINT-HANG",
+    "no_api_timeout": "ERR-API-HANG",
     "secret_in_log": "SEC-SECRET-NOT-LOGGED",
     "token_in_log": "SEC-TOKEN-NOT-LOGGED",
 }

@@ -1,6 +1,7 @@
 """Faulty: sets no timeout, so a token endpoint that never answers hangs the call indefinitely.
 
-Caught by ERR-TOKEN-ENDPOINT-HANG.
+Caught by ERR-TOKEN-ENDPOINT-HANG (and, as its API calls wait forever too, by ERR-API-HANG; no_api_timeout is
+the driver meant for that one).
 """
 
 from __future__ import annotations
