@@ -25,6 +25,7 @@ from .core.control import default_clients
 from .core.data import load_fixtures
 from .core.errors import MockError
 from .core.journal import JournalEntry
+from .pipeline.guard import is_loopback
 from .server import MockServer
 
 DEFAULT_PORT = 8080
@@ -54,6 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="serve HTTPS with a throwaway CA (printed exports make clients trust it)")
     serve.add_argument("--tls-cert", metavar="PEM", help="serve this certificate chain instead of a throwaway one")
     serve.add_argument("--tls-key", metavar="PEM", help="the private key of --tls-cert")
+    _add_allowed_host(serve)
     _add_proxy(commands)
     token = commands.add_parser("token", help="print a fresh access token from a running mock",
                                 description="Ask a running mock for a token (for curl). Credentials and URL "
@@ -107,6 +109,13 @@ def _add_proxy(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                        "(POST /_mock/reset); the rest get 429 from the proxy (default: no limit)")
     proxy.add_argument("--journal-size", type=int, default=10_000, metavar="N", help="journal ring size")
     proxy.add_argument("--quiet", action="store_true", help="don't log a line per request")
+    _add_allowed_host(proxy)
+
+
+def _add_allowed_host(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--allowed-host", metavar="NAME", action="append", dest="allowed_hosts",
+                         help="also answer requests whose Host is NAME (repeatable). Bound to loopback, the mock "
+                         "answers only to localhost, 127.x, [::1] and its configured host (DNS-rebinding guard)")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -137,13 +146,26 @@ def serve_config(args: argparse.Namespace, environ: dict[str, str] | os._Environ
              "grpc": args.grpc, "tls": args.tls, "tls_cert": args.tls_cert, "tls_key": args.tls_key}
     overrides = flags["fixtures_dir"] or config.fixtures_dir
     config = config.with_env(environ, default_clients(load_fixtures(Path(overrides) if overrides else None)))
-    return replace(config, **{k: v for k, v in flags.items() if v is not None}, log_requests=not args.quiet)
+    allowed = (*config.allowed_hosts, *(args.allowed_hosts or ()))  # the flags add to the config file's
+    return replace(config, **{k: v for k, v in flags.items() if v is not None}, log_requests=not args.quiet,
+                   allowed_hosts=allowed)
+
+
+def exposure_warning(config: MockConfig, port: int) -> str | None:
+    """The warning for a bind beyond loopback: what anyone on the network can then do (``None`` on loopback)."""
+    if is_loopback(config.host):
+        return None
+    return (f"# WARNING: bound to {config.host}, not loopback: anyone who can reach this machine on port {port} can "
+            "use the control plane (/_mock/: reset, faults, clients and their secrets, signing keys, the clock, "
+            "revocations, the journal) and get tokens with the printed credentials. The Host check against DNS "
+            "rebinding is off. Bind to 127.0.0.1 (the default) unless other machines must reach the mock.")
 
 
 def serve(args: argparse.Namespace) -> int:
     config = serve_config(args, os.environ)
     server = MockServer(config, log=log_entry if config.log_requests else None).start()
     stop = _stop_on_signals()
+    _warn_exposure(config, server.port)
     faces = " with the gRPC face" if config.grpc else ""
     print(f"# scalekit-mock serving {server.url}{faces} (Ctrl-C to stop). For your client:")
     for line in exports(server, os.environ, args.config):
@@ -182,7 +204,8 @@ def proxy_config(args: argparse.Namespace, environ: Mapping[str, str]) -> MockCo
     if not upstream:
         raise MockError("name the environment to forward to: --upstream URL (or set SCALEKIT_ENVIRONMENT_URL)")
     config = MockConfig(host=args.host, port=args.port, upstream=upstream, upstream_timeout=args.timeout,
-                        upstream_budget=args.budget, journal_size=args.journal_size, log_requests=not args.quiet)
+                        upstream_budget=args.budget, journal_size=args.journal_size, log_requests=not args.quiet,
+                        allowed_hosts=tuple(args.allowed_hosts or ()))
     return config.with_env(environ)
 
 
@@ -194,6 +217,7 @@ def run_proxy(args: argparse.Namespace) -> int:
         server.stop()
         raise MockError(f"the upstream {config.upstream} is this proxy itself: name the real environment")
     stop = _stop_on_signals()
+    _warn_exposure(config, server.port)
     print(f"# scalekit-mock proxying {config.upstream} on {server.url} (Ctrl-C to stop). For your client:")
     print(f"export SCALEKIT_ENVIRONMENT_URL={server.url}")
     if environ.get("SCALEKIT_CLIENT_ID") and environ.get("SCALEKIT_CLIENT_SECRET"):
@@ -203,6 +227,12 @@ def run_proxy(args: argparse.Namespace) -> int:
         print("# and set SCALEKIT_CLIENT_ID and SCALEKIT_CLIENT_SECRET to your real ones: the upstream checks them")
     print(f"# journal, faults, clock, revocation: {server.url}/_mock/ (docs/control-plane.md, proxy mode)")
     return _serve_until(stop, server)
+
+
+def _warn_exposure(config: MockConfig, port: int) -> None:
+    warning = exposure_warning(config, port)
+    if warning is not None:
+        print(warning, file=sys.stderr, flush=True)
 
 
 def _stop_on_signals() -> threading.Event:

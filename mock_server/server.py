@@ -4,18 +4,30 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from .core.clients import Client
 from .core.config import MockConfig
 from .core.control import ControlPlane
 from .core.errors import MockError
 from .core.journal import JournalEntry
+from .pipeline.guard import Guard
 from .servers.base import Server, make_server
 from .web.app import create_app
 
 if TYPE_CHECKING:
+    from .faces.wsgi import JournalMiddleware
     from .servers.tls import TlsFiles
+
+
+def url_host(bind: str) -> str:
+    """The host of a usable URL for a server bound to ``bind``: "any address" (0.0.0.0, ::) is no address to
+    connect to, so its loopback one stands in; an IPv6 address goes in brackets."""
+    if bind in ("0.0.0.0", ""):
+        return "127.0.0.1"
+    if bind == "::":
+        return "[::1]"
+    return f"[{bind}]" if ":" in bind else bind
 
 
 class ServerError(MockError):
@@ -62,12 +74,15 @@ class MockServer:
         """Bind and serve in a background thread (``servers/base.py`` chooses the server for the config)."""
         if self._server is not None:
             return self
-        server = make_server(self.app, self.config)
+        config = self.config
+        server = make_server(self.app, config)
         self._server = server
         self.port = server.port
-        host = self.config.host if ":" not in self.config.host else f"[{self.config.host}]"
-        self.url = self.config.issuer or f"{server.scheme}://{host}:{self.port}"
+        self.url = config.issuer or f"{server.scheme}://{url_host(config.host)}:{self.port}"
         self.control.set_issuer(self.url)
+        middleware = cast("JournalMiddleware", self.app.wsgi_app)
+        middleware.guard = Guard.for_server(bind=config.host, scheme=server.scheme, port=self.port,
+                                            issuer=config.issuer, allowed_hosts=config.allowed_hosts)
         server.start()
         return self
 

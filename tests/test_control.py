@@ -26,6 +26,8 @@ class HttpFace:
         self.base = server.url + "/_mock"
 
     def call(self, method: str, path: str, body: Any = None, params: dict[str, Any] | None = None) -> Any:
+        if body is None and method != "GET":  # the control plane takes JSON requests only (CSRF)
+            body = {}
         response = requests.request(method, self.base + path, json=body, params=params, timeout=10)
         assert response.headers["Content-Type"] == "application/json"
         payload = response.json()

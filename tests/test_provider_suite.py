@@ -46,7 +46,7 @@ def _expired_token(url: str) -> str:
         http.post("/_mock/clock/set", json={"now": now - 2 * 86400}).raise_for_status()
         token = http.post("/oauth/token", data={"grant_type": "client_credentials", "client_id": LIVE_ID,
                                                 "client_secret": LIVE_SECRET}).json()["access_token"]
-        http.post("/_mock/reset").raise_for_status()
+        http.post("/_mock/reset", json={}).raise_for_status()
     assert isinstance(token, str)
     return token
 
@@ -128,7 +128,7 @@ def test_provider_report_renders_as_json_junit_and_markdown(mock_report: SuiteRe
 # -- live mode against a faithful stand-in ---------------------------------------------------------
 def test_live_mode_against_a_faithful_environment_passes(live_env: dict[str, str]) -> None:
     url = live_env["SCALEKIT_ENVIRONMENT_URL"]
-    httpx.delete(f"{url}/_mock/journal", timeout=5).raise_for_status()
+    httpx.request("DELETE", f"{url}/_mock/journal", json={}, timeout=5).raise_for_status()
     report = run_provider_suite(Target.from_env(live_env))
     expected = {check_id: "skipped" if check_id in MOCK_ONLY else "passed" for check_id in IDS}
     assert outcomes(report) == expected, [r.message for r in report.results if r.outcome != expected[r.id]]

@@ -83,7 +83,7 @@ def shared_proxy(sandbox: str) -> Iterator[MockServer]:
 @pytest.fixture
 def proxy(shared_proxy: MockServer, sandbox: str) -> Iterator[MockServer]:
     """The proxy in front of the sandbox, both reset."""
-    requests.post(f"{sandbox}/_mock/reset", timeout=10).raise_for_status()
+    requests.post(f"{sandbox}/_mock/reset", json={}, timeout=10).raise_for_status()
     shared_proxy.reset()
     yield shared_proxy
     shared_proxy.check()
@@ -124,7 +124,7 @@ def test_proxy_relays_api_answers_byte_for_byte(proxy: MockServer, sandbox: str,
     token = get_token(proxy)
     headers = {"Authorization": f"Bearer {token}"}
     through = requests.request(method, proxy.url + path, headers=headers, timeout=10, **kwargs)
-    requests.post(f"{sandbox}/_mock/reset", timeout=10)  # the same sample data for the direct call
+    requests.post(f"{sandbox}/_mock/reset", json={}, timeout=10)  # the same sample data for the direct call
     straight = direct(sandbox, method, path, headers=headers, **kwargs)
     assert (through.status_code, through.content) == (straight.status_code, straight.content)
     for name in ("Content-Type", "Allow"):
@@ -286,7 +286,8 @@ def test_proxy_refuses_what_only_the_upstream_can_do(proxy: MockServer, operatio
     with pytest.raises(ControlError, match=f"^{operation} \\(.*\\) is not possible in proxy mode") as refused:
         call(proxy)
     assert refused.value.status == 409
-    answer = requests.request(method, f"{proxy.url}/_mock{path}", json=body, timeout=10)
+    answer = requests.request(method, f"{proxy.url}/_mock{path}", json={} if body is None else body,
+                              timeout=10)  # JSON only (CSRF), even with nothing to send
     assert answer.status_code == 409 and answer.json()["error"] == str(refused.value)
     assert str(proxy.upstream) in str(refused.value)
 
@@ -301,7 +302,7 @@ def test_proxy_state_names_the_upstream_and_mock_mode_does_not(proxy: MockServer
 
 
 def test_proxy_budget_bounds_what_reaches_the_upstream(sandbox: str) -> None:
-    requests.post(f"{sandbox}/_mock/reset", timeout=10)
+    requests.post(f"{sandbox}/_mock/reset", json={}, timeout=10)
     with MockServer(upstream=sandbox, upstream_budget=2) as proxy:
         statuses = [requests.get(proxy.url + "/keys", timeout=10).status_code for _ in range(3)]
         assert statuses == [200, 200, 429]
@@ -488,7 +489,7 @@ def live_env(upstream: str) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def live_report(sandbox: str) -> tuple[SuiteReport, list[dict[str, Any]]]:
     """One full live run of the reference driver against the sandbox, and the requests the sandbox saw."""
-    requests.post(f"{sandbox}/_mock/reset", timeout=10).raise_for_status()
+    requests.post(f"{sandbox}/_mock/reset", json={}, timeout=10).raise_for_status()
     report = run_suite(REFERENCE, live=True, environ=live_env(sandbox))
     return report, upstream_journal(sandbox)
 
@@ -591,7 +592,7 @@ def test_pytest_face_runs_the_client_checks_live(pytester: pytest.Pytester, sand
     for name, value in live_env(sandbox).items():
         if name.startswith("SCALEKIT_"):
             monkeypatch.setenv(name, value)
-    requests.post(f"{sandbox}/_mock/reset", timeout=10).raise_for_status()
+    requests.post(f"{sandbox}/_mock/reset", json={}, timeout=10).raise_for_status()
     result = pytester.runpytest_subprocess("--pyargs", "contract_tests.test_client_conformance", "-v", "-rs",
                                            "-p", "no:cacheprovider", "--scalekit-driver", REFERENCE,
                                            "--scalekit-live", "--scalekit-only", "REFRESH-REVOKED,STATE-MACHINE")

@@ -15,5 +15,7 @@ def api_error_body(fixtures: Fixtures, key: str) -> dict[str, Any]:
 
 
 def oauth_error_body(fixtures: Fixtures, key: str) -> dict[str, Any]:
-    """An RFC 6749 section 5.2 body for the named token-endpoint error."""
-    return {"error": key, "error_description": fixtures.errors["oauth"][key]["description"]}
+    """An RFC 6749 section 5.2 body for the named token-endpoint error (its ``error`` code is the key, unless the
+    entry names a standard code of its own: the mock's own refusals keep to RFC 6749's codes)."""
+    spec = fixtures.errors["oauth"][key]
+    return {"error": spec.get("error", key), "error_description": spec["description"]}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
@@ -35,6 +36,7 @@ class MockConfig:
     tls: bool = False  # serve HTTPS (ALPN h2, http/1.1) with a throwaway CA, or with tls_cert/tls_key
     tls_cert: str | None = None  # a PEM certificate chain to serve instead of a throwaway one (implies tls)
     tls_key: str | None = None  # its PEM private key
+    allowed_hosts: tuple[str, ...] = ()  # more Host names to answer to, bound to loopback (pipeline/guard.py)
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
@@ -58,6 +60,7 @@ class MockConfig:
             raise ConfigError("tls_cert and tls_key go together: a certificate and its private key")
         if self.tls_cert is not None:
             object.__setattr__(self, "tls", True)
+        object.__setattr__(self, "allowed_hosts", allowed_host_names(self.allowed_hosts))  # frozen: once, here
         if self.grpc and self.upstream is not None:
             raise ConfigError("the gRPC face is not available in proxy mode (the proxy relays REST only)")
 
@@ -119,6 +122,20 @@ def upstream_url(url: str) -> str:
     return urlunsplit(parts).rstrip("/")
 
 
+def allowed_host_names(names: Any) -> tuple[str, ...]:
+    """The ``allowed_hosts`` checked: host names or addresses (no scheme, port or path), lower-case, once each."""
+    if isinstance(names, str) or not all(isinstance(n, str) for n in names):
+        raise ConfigError("allowed_hosts must be a list of host names")
+    checked: list[str] = []
+    for raw in names:
+        name = raw.strip().lower()
+        bare = name[1:-1] if name.startswith("[") and name.endswith("]") else name
+        if not re.fullmatch(r"[a-z0-9._-]{1,253}|[0-9a-f:.]{2,45}", bare) or (":" in bare and bare.count(":") < 2):
+            raise ConfigError(f"allowed host {raw!r}: give a host name or address, without scheme, port or path")
+        checked.append(bare)
+    return tuple(dict.fromkeys(checked))
+
+
 def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
@@ -140,6 +157,7 @@ _FIELD_TYPES: dict[str, Callable[[Any], bool]] = {
     "tls": lambda v: isinstance(v, bool),
     "tls_cert": lambda v: v is None or isinstance(v, str),
     "tls_key": lambda v: v is None or isinstance(v, str),
+    "allowed_hosts": lambda v: isinstance(v, list) and all(isinstance(n, str) for n in v),
 }
 
 

@@ -70,6 +70,7 @@ class GrpcFace:
     answer; errors as gRPC statuses."""
 
     def __init__(self, middleware: JournalMiddleware) -> None:
+        self.middleware = middleware  # its ``guard`` is set when the server starts
         self.pipeline = middleware.pipeline
         self.control = middleware.control
 
@@ -83,6 +84,8 @@ class GrpcFace:
         # Several values of one key keep the first: the Python SDK sends two ``authorization`` values and the
         # first is its current token.
         request = Request.from_grpc(path, headers, body)
+        if not self.middleware.guard.host_allowed(request.header("host")):  # :authority (uvicorn: "host")
+            return self._status("misdirected")  # a DNS-rebinding guard: refused before the journal and faults
         entry = self.pipeline.entry(request, "api")
         if request.repeated("authorization"):
             entry.extra["authorization_values"] = "several: the first was used"
@@ -93,14 +96,18 @@ class GrpcFace:
 
     def _error(self, error: HttpError, entry: JournalEntry) -> GrpcAnswer:
         """An error as a gRPC status (a status fault: the API error it stands for), with its details trailer."""
-        errors = self.control.fixtures.errors
         key = error.key if isinstance(error, ApiError) else "internal"
-        spec = errors["api"][key]
-        code, message = int(spec["code"]), str(spec["message"])
         if entry.outcome != "fault":
             entry.outcome = key
         if error.detail:
             entry.extra["detail"] = error.detail
+        return self._status(key)
+
+    def _status(self, key: str) -> GrpcAnswer:
+        """The gRPC status of the API error ``key`` of fixtures/errors.json, with its details trailer."""
+        errors = self.control.fixtures.errors
+        spec = errors["api"][key]
+        code, message = int(spec["code"]), str(spec["message"])
         details = protobuf.status_details(code, message, errors["error_info_type"], str(spec["error_code"]))
         return GrpcAnswer(code, message, details=details, http_status=int(spec.get("status", 500)))
 

@@ -1,6 +1,8 @@
 """The REST face over WSGI: what the server (through its ASGI dispatcher) calls for every request but gRPC calls.
 
-Control-plane requests (``/_mock/``, ``/``) go straight to the Flask app, unjournaled. Every other request
+Every request first passes the Host check of ``pipeline/guard.py`` (DNS rebinding; a refusal in its family's error
+shape, unjournaled). Control-plane requests (``/_mock/``, ``/``) go straight to the Flask app (which applies the
+guard's CSRF rules), unjournaled. Every other request
 becomes a ``Request`` and runs through the one pipeline (``pipeline/pipeline.py``): the token endpoint and
 the protected API are served without Flask (hot paths), keys and discovery by Flask's views, and in proxy
 mode all of them by the ``Proxy``. Errors are rendered by ``reply.error_reply`` (a ``status`` fault: its own
@@ -14,14 +16,15 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from ..core.control import ControlPlane
-from ..core.errors import HttpError
+from ..core.errors import ApiError, HttpError, OAuthError
 from ..core.faults import Fault
 from ..core.journal import JournalEntry
 from ..pipeline.api import api_endpoint
+from ..pipeline.guard import Guard
 from ..pipeline.oauth import token_endpoint
 from ..pipeline.pipeline import FaultAnswer, Pipeline, Target
 from ..pipeline.request import Request
-from .rest import Reply, error_reply
+from .rest import Reply, error_reply, json_reply
 from .wsgi_keys import ENTRY, status_line
 
 if TYPE_CHECKING:  # imported by the server only in proxy mode: mock mode never loads httpx
@@ -52,11 +55,15 @@ class JournalMiddleware:
         self.control = control
         self.pipeline = Pipeline(control, log)
         self.proxy = proxy
+        self.guard = Guard()  # no Host check until a server is started (MockServer.start sets its own)
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "") or "/"
         family = classify(path)
-        if family == "control":
+        host = environ.get("HTTP_HOST", "")
+        if not self.guard.host_allowed(host):
+            return _send(self.misdirected(family, host), start_response)
+        if family == "control":  # its CSRF rules: web/app.py, once the route is known
             return self.app(environ, start_response)
         request = Request.from_environ(environ)
         entry = self.pipeline.entry(request, family)
@@ -75,6 +82,13 @@ class JournalMiddleware:
             return api_endpoint(self.control, request, entry)
         environ[ENTRY] = entry  # keys and discovery: Flask's views (their errors name the entry's outcome)
         return call_wsgi(self.app, environ)
+
+    def misdirected(self, family: str, host: str) -> Reply:
+        """A request whose Host does not name the mock (421), in its family's error shape."""
+        if family == "control":
+            return json_reply({"error": self.guard.host_refusal(host)}, 421)
+        error = OAuthError("misdirected") if family == "token" else ApiError("misdirected")
+        return error_reply(self.control.fixtures, error, None)
 
     def render(self, error: HttpError, entry: JournalEntry) -> Reply:
         """The REST face's errors: the documented body (``reply.error_reply``), or a status fault's own answer."""

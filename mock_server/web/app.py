@@ -16,7 +16,7 @@ from ..faces.wsgi import JournalMiddleware, classify
 from ..faces.wsgi_keys import status_line
 from ..pipeline.request import MAX_BODY_BYTES
 from .views import controlapi, discovery, index, spec
-from .views.render import json_response, render_http_error
+from .views.render import guard, json_response, render_http_error
 
 if TYPE_CHECKING:
     from ..pipeline.proxy import Proxy
@@ -44,6 +44,7 @@ def create_app(config: MockConfig | None = None, *, control: ControlPlane | None
     app.extensions["scalekit_mock"] = plane
     for blueprint in (index.bp, discovery.bp, controlapi.bp, spec.bp):  # token and API: served by JournalMiddleware
         app.register_blueprint(blueprint)
+    app.before_request(_csrf)
     app.register_error_handler(HttpError, render_http_error)
     app.register_error_handler(ControlError, _control_error)
     app.register_error_handler(MockError, _control_error)
@@ -52,6 +53,17 @@ def create_app(config: MockConfig | None = None, *, control: ControlPlane | None
     app.wsgi_app = JournalMiddleware(app.wsgi_app, plane, log, proxy)  # type: ignore[method-assign]
     app.extensions["scalekit_mock.proxy"] = proxy
     return app
+
+
+def _csrf() -> Response | None:
+    """The control plane's CSRF rules (``pipeline/guard.py``) for a request its routes serve: an unknown path or
+    method changes nothing, and keeps its 404 or 405."""
+    if request.routing_exception is not None or classify(request.path) != "control":
+        return None
+    refusal = guard().control_refusal(request.method, request.headers.get("Content-Type", ""),
+                                      request.content_length or 0, request.headers.get("Origin", ""),
+                                      request.headers.get("Sec-Fetch-Site", ""))
+    return json_response({"error": refusal.message}, refusal.status) if refusal is not None else None
 
 
 def _control_error(error: MockError) -> Response:

@@ -218,7 +218,7 @@ def _control_paths() -> dict[str, dict[str, Any]]:
     journal_query = [{"name": n, "in": "query", "schema": s} for n, s in (
         ("path", {"type": "string", "description": "An exact path, or a prefix ending in '*'."}),
         ("endpoint", {"enum": list(FAMILIES)}), ("status", _QUERY_INT), ("since", _QUERY_INT), ("limit", _QUERY_INT))]
-    return {
+    return _json_only({
         "/": {"get": _control("getControlIndex", "What this server is, and where its endpoints and docs are.",
                               "Index")},
         "/state": {"get": _control("getState", "The whole state of the mock.", "State")},
@@ -241,7 +241,7 @@ def _control_paths() -> dict[str, dict[str, Any]]:
                                errors={"404": ref_response("ControlNotFound"), **proxied}),
         },
         "/keys/rotate": {"post": _control("rotateKeys", "Sign with a new key from now on.", "RotatedKeys",
-                                          body="RotateKeysRequest", body_required=False,
+                                          body="RotateKeysRequest",
                                           errors={**bad, **proxied})},
         "/revoke": {"post": _control("revoke", "Revoke one token, or every token issued so far.", "Revoked",
                                      body="RevokeRequest", errors=bad)},
@@ -257,10 +257,26 @@ def _control_paths() -> dict[str, dict[str, Any]]:
             "delete": _control("clearJournal", "Forget the requests served.", "EmptyJournal"),
         },
         "/openapi.json": {"get": _control("getOpenApi", "This document.", "OpenApiDocument")},
-    }
+    })
 
 
-def _control(operation_id: str, summary: str, schema: str, *, body: str | None = None, body_required: bool = True,
+def _json_only(paths: dict[str, dict[str, Schema]]) -> dict[str, dict[str, Schema]]:
+    """Every state-changing operation takes a JSON body (``{}`` when it needs nothing) and may be refused: 415
+    without ``Content-Type: application/json``, 403 from another origin (pipeline/guard.py, CSRF)."""
+    for item in paths.values():
+        for method, operation in item.items():
+            if method not in ("post", "put", "patch", "delete"):
+                continue
+            body = operation.setdefault("requestBody", {
+                "content": {"application/json": {"schema": ref_schema("EmptyRequest")}}})
+            body["required"] = True
+            operation["responses"].setdefault("400", ref_response("ControlBadRequest"))  # a body, not an object
+            operation["responses"].update({"403": ref_response("ControlCrossOrigin"),
+                                           "415": ref_response("ControlUnsupportedMediaType")})
+    return paths
+
+
+def _control(operation_id: str, summary: str, schema: str, *, body: str | None = None,
              errors: dict[str, Schema] | None = None, parameters: list[Schema] | None = None,
              status: str = "200", links: dict[str, Schema] | None = None) -> Schema:
     operation: Schema = {"operationId": f"mock_{operation_id}", "summary": summary, "tags": ["control"],
@@ -269,7 +285,7 @@ def _control(operation_id: str, summary: str, schema: str, *, body: str | None =
     if parameters:
         operation["parameters"] = parameters
     if body is not None:
-        operation["requestBody"] = {"required": body_required,
+        operation["requestBody"] = {"required": True,
                                     "content": {"application/json": {"schema": ref_schema(body)}}}
     return operation
 

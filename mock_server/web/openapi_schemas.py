@@ -71,6 +71,10 @@ def _error_responses(fixtures: Fixtures) -> dict[str, Schema]:
     responses["ControlNotFound"] = _error_response("No such thing in the control plane.", control_error)
     responses["ControlConflict"] = _error_response("Not possible in proxy mode (the upstream's clients and keys are "
                                                    "its own).", control_error)
+    responses["ControlCrossOrigin"] = _error_response("Refused: the request came from another origin (its Origin is "
+                                                      "not the mock's, or Sec-Fetch-Site: cross-site).", control_error)
+    responses["ControlUnsupportedMediaType"] = _error_response(
+        "Refused: a request that changes state must be sent with Content-Type: application/json.", control_error)
     return responses
 
 
@@ -89,13 +93,15 @@ def _api_error(fixtures: Fixtures, status: int) -> Schema:
 
 def _oauth_error(fixtures: Fixtures, status: int) -> Schema:
     specs = {k: s for k, s in fixtures.errors["oauth"].items() if s["status"] == status}
-    return _object({"error": {"enum": sorted(specs)},
+    return _object({"error": {"enum": sorted({s.get("error", k) for k, s in specs.items()})},
                     "error_description": {"enum": sorted({s["description"] for s in specs.values()})}})
 
 
 def _schemas(control: ControlPlane) -> dict[str, Schema]:
     return {**_token_schemas(control), **_organization_schemas(), **_control_schemas(control.fixtures),
-            "Empty": _object({})}
+            "Empty": _object({}),
+            "EmptyRequest": {"type": "object", "description": "Any JSON object (send {}): the operation reads "
+                             "nothing from it, but the control plane takes JSON requests only."}}
 
 
 def _token_schemas(control: ControlPlane) -> dict[str, Schema]:

@@ -51,6 +51,7 @@ def state() -> Response:
 
 @bp.post("/reset")
 def reset() -> Response:
+    _body()  # nothing to read, but what is sent must be a JSON object (or nothing)
     control().reset()
     return json_response(control().state())
 
@@ -89,6 +90,7 @@ def put_client(client_id: str) -> Response:
 
 @bp.delete("/clients/<client_id>")
 def remove_client(client_id: str) -> Response:
+    _body()  # nothing to read, but what is sent must be a JSON object (or nothing)
     control().remove_client(client_id)
     return json_response({"removed": client_id})
 
@@ -126,6 +128,7 @@ def add_fault() -> Response:
 
 @bp.delete("/faults")
 def clear_faults() -> Response:
+    _body()  # nothing to read, but what is sent must be a JSON object (or nothing)
     control().clear_faults()
     return json_response({"faults": []})
 
@@ -140,5 +143,6 @@ def journal() -> Response:
 
 @bp.delete("/journal")
 def clear_journal() -> Response:
+    _body()  # nothing to read, but what is sent must be a JSON object (or nothing)
     control().clear_journal()
     return json_response({"entries": []})

@@ -12,12 +12,19 @@ from ...core.errors import HttpError
 from ...core.journal import JournalEntry
 from ...faces.rest import error_reply
 from ...faces.wsgi_keys import ENTRY, status_line
+from ...pipeline.guard import Guard
 
 
 def control() -> ControlPlane:
     """The control plane of the app serving this request."""
     plane: ControlPlane = current_app.extensions["scalekit_mock"]
     return plane
+
+
+def guard() -> Guard:
+    """The rules of the server serving this app (``JournalMiddleware.guard``, set by ``MockServer.start``)."""
+    found = getattr(current_app.wsgi_app, "guard", None)
+    return found if isinstance(found, Guard) else Guard()
 
 
 def entry() -> JournalEntry | None:
