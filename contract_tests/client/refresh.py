@@ -34,6 +34,21 @@ def _mark(ctx: CheckContext) -> int:
     return requests[-1].seq if requests else 0
 
 
+def _first_token_sent_again(ctx: CheckContext, early: int) -> tuple[int, list[Request]]:
+    """A first call; both clocks move to ``early`` seconds before its ``expires_in`` runs out; a call. Returns
+    ``expires_in`` and the API calls after the move that still carried the first token."""
+    client = ctx.client()
+    client.new_client()
+    first = _first_token(ctx, client)
+    expires_in = int(first.get("expires_in", int(first["exp"]) - int(first["iat"])))
+    mark = _mark(ctx)
+    ctx.advance(client, expires_in - early)
+    client.call_ok(f"the call expires_in - {early} = {expires_in - early} s later" if early else
+                   f"the call expires_in = {expires_in} s later")
+    later = ctx.journal().after(mark)
+    return expires_in, [r for r in later.api_calls if r.bearer == first["fingerprint"]]
+
+
 def after_lifetime(ctx: CheckContext) -> None:
     """REFRESH-AFTER-LIFETIME: once the token's lifetime has passed, the next call succeeds with a new token."""
     client = ctx.client()
@@ -55,15 +70,7 @@ def before_expiry(ctx: CheckContext) -> None:
     The mock's ``exp`` is one second after ``expires_in`` (86400 against 86399, as Scalekit's), so a
     client that keeps the token until ``exp`` still succeeds; the journal shows it.
     """
-    client = ctx.client()
-    client.new_client()
-    first = _first_token(ctx, client)
-    expires_in = int(first.get("expires_in", int(first["exp"]) - int(first["iat"])))
-    mark = _mark(ctx)
-    ctx.advance(client, expires_in)
-    client.call_ok(f"the call expires_in = {expires_in} s later")
-    later = ctx.journal().after(mark)
-    stale = [r for r in later.api_calls if r.bearer == first["fingerprint"]]
+    expires_in, stale = _first_token_sent_again(ctx, 0)
     if stale:
         ctx.fail(f"after expires_in ({expires_in} s) had passed on both clocks, {plural(len(stale), 'call')} "
                  f"still carried the first token (refresh before expires_in runs out, not at exp or on a 401):\n"
@@ -79,16 +86,7 @@ def margin(ctx: CheckContext) -> None:
     client keeps min(60 s, expires_in / 10)) passes. A client refreshing exactly at fetched + ``expires_in``
     passes REFRESH-BEFORE-EXPIRY and fails this one.
     """
-    client = ctx.client()
-    client.new_client()
-    first = _first_token(ctx, client)
-    expires_in = int(first.get("expires_in", int(first["exp"]) - int(first["iat"])))
-    moved = expires_in - MARGIN
-    mark = _mark(ctx)
-    ctx.advance(client, moved)
-    client.call_ok(f"the call expires_in - {MARGIN} = {moved} s later")
-    later = ctx.journal().after(mark)
-    stale = [r for r in later.api_calls if r.bearer == first["fingerprint"]]
+    expires_in, stale = _first_token_sent_again(ctx, MARGIN)
     if stale:
         ctx.fail(f"{MARGIN} s before expires_in ({expires_in} s) ran out, the call still carried the first token: "
                  f"with no refresh margin a token is used until its last second and reaches the server expired "
