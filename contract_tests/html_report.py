@@ -217,7 +217,7 @@ def _lines(e: Mapping[str, Any], names: Mapping[str, str]) -> tuple[str, str]:
     if kind in ("token", "api", "request"):
         status = f"{e.get('status') or 'no answer'} {e.get('outcome') or ''}".strip()
         if kind == "token" and e.get("issued"):
-            status += f" · issued {_token(e['issued'], names)}"
+            status += f" · {e.get('issued_as', 'issued')} {_token(e['issued'], names)}"
         elif kind == "api":
             scheme = e.get("authorization")
             status += f" · {_token(e['bearer'], names)}" if e.get("bearer") else \

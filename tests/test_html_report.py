@@ -105,6 +105,15 @@ def test_html_timeline_shows_each_event_kind_with_tokens_as_fingerprints() -> No
     assert re.search(r'<aside class="reason">the call failed &lt;script&gt;', section)
 
 
+def test_a_token_from_a_broken_response_is_not_shown_as_issued() -> None:
+    from contract_tests.client.timeline import journal_events
+
+    entries = [{"seq": 1, "time": T0, "endpoint": "token", "method": "POST", "path": "/oauth/token", "status": 200,
+                "outcome": "malformed:not_json", "issued": {"fingerprint": "fp:bbbbbbbbbbbb"}}]
+    events = journal_events(entries)
+    assert events[0]["issued_as"] == "minted but not sent (a broken response)"
+
+
 def test_instants_stack_close_events_in_order_and_split_the_rest() -> None:
     events = [{"time": T0 + t, "n": n} for n, t in enumerate([0.0, 0.05, 0.09, 0.3, 86400.0])]
     columns = instants(list(reversed(events)))

@@ -104,6 +104,16 @@ class Request:
         rest = [{k: v for k, v in form.items() if k not in CREDENTIAL_FIELDS} for form in (self.form, earlier.form)]
         return same and rest[0] == rest[1]
 
+    @property
+    def issued_as(self) -> str:
+        """How a token request's token reached the client, for reports: "issued", or how a broken response
+        carried it (a ``malformed_token`` fault)."""
+        if self.outcome in UNDELIVERED:  # the broken body carries no token: the client never saw it
+            return "minted but not sent (a broken response)"
+        if self.outcome.startswith(BROKEN):
+            return "sent in a broken response"
+        return "issued"
+
     def describe(self, tokens: Mapping[str, str] | None = None) -> str:
         """``#12 GET /api/v1/organizations -> 401 token_expired, bearer T1 (fp:…)`` for a failure message."""
         text = f"#{self.seq} {self.entry.get('method')} {self.entry.get('path')} -> {self.status or 'no answer'}"
@@ -114,12 +124,7 @@ class Request:
             text += f" ({detail})"
         if self.endpoint == "token" and self.issued is not None:
             name = _name(str(self.issued.get("fingerprint")), tokens)
-            if self.outcome in UNDELIVERED:  # the broken body carries no token: the client never saw it
-                text += f", {name} minted but not sent (a broken response)"
-            elif self.outcome.startswith(BROKEN):
-                text += f", {name} sent in a broken response"
-            else:
-                text += f", issued {name}"
+            text += f", issued {name}" if self.issued_as == "issued" else f", {name} {self.issued_as}"
         elif self.endpoint != "token":
             text += f", bearer {_name(self.bearer, tokens)}" if self.bearer else ", no bearer token"
         return text

@@ -3,7 +3,8 @@
 Each event is a plain dict with a ``kind`` and a ``time`` (the mock's virtual clock, a Unix time):
 
 - ``token`` / ``api`` / ``request``: a request the mock journaled (``seq``, ``method``, ``path``, ``status``,
-  ``outcome``; ``issued`` or ``bearer`` as fingerprints; ``fault`` when a fault answered it);
+  ``outcome``; ``issued`` (and ``issued_as``: how it reached the client) or ``bearer`` as fingerprints;
+  ``fault`` when a fault answered it);
 - ``op``: an op the suite sent the driver; ``answer``: what the client answered (``ok``, ``status``,
   ``error_type``, ``text``), or that it did not;
 - ``clock``: the mock's clock moved ``seconds`` forward (``time`` is when, before the move);
@@ -37,6 +38,7 @@ def _request(r: Request) -> Event:
                     "endpoint": r.endpoint}
     if kind == "token":
         event["issued"] = str(r.issued["fingerprint"]) if r.issued is not None else None
+        event["issued_as"] = r.issued_as
         event["delivered"] = r.delivered
     elif kind == "api":
         event["bearer"] = r.bearer
