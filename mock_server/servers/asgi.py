@@ -4,16 +4,14 @@ uvicorn serves this app (``uvicorn_server.py``). With the gRPC face on (``--grpc
 ``content-type: application/grpc`` over HTTP/2 goes to ``GrpcFace``; every other request is handed to the WSGI
 application (the REST face of the one pipeline, and Flask's views), run on a thread pool so a delayed or hung
 request never blocks the event loop; control-plane requests on a pool of their own, so that hung requests never
-hold them up. A gRPC call is served on the loop
-itself while no fault is queued (its work is a cached token check and a journal entry: a thread hop would cost
-more), else on the pool too. A message over 4 MiB (gRPC's own default receive limit) gets RESOURCE_EXHAUSTED
-without reaching the face (and without a journal entry).
+hold them up. A gRPC call is served on the loop itself while no fault is queued (its work is a cached token check
+and a journal entry: a thread hop would cost more), else on the pool too. A message over 4 MiB (gRPC's own
+default receive limit) gets RESOURCE_EXHAUSTED without reaching the face (and without a journal entry).
 
 A ``drop`` fault closes an HTTP/1.1 connection with no answer at all: the server registers each connection's
 transport here (``connections``, by peer address), since ASGI has no way to do it. Over HTTP/2, where the
 connection carries other streams, the app sends a 502 head promising one body byte and ends: uvicorn resets the
-stream.
-Python clients (httpx, requests) report that as a broken connection; axios reports a 502 with an aborted stream.
+stream. Python clients (httpx, requests) report that as a broken connection; axios reports a 502 with an aborted stream.
 A gRPC call gets ``UNAVAILABLE`` with the message "the connection was dropped" (what a gRPC client makes of a
 dropped connection, though a client can then not tell it from a server's own UNAVAILABLE), journaled with
 outcome ``drop``. Ending an HTTP/2 stream without its trailers would leave the call hanging until its deadline
@@ -62,15 +60,12 @@ class AsgiDispatcher:
         self.control_pool.shutdown(wait=False, cancel_futures=True)
 
     async def __call__(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
-        if scope["type"] == "lifespan":
-            await _lifespan(receive, send)
-        elif scope["type"] == "http":
+        if scope["type"] == "http":  # lifespan is off (uvicorn_server._config); websockets are not served
             if (self.grpc_on and scope.get("http_version") == "2"
                     and _header(scope, b"content-type").startswith(b"application/grpc")):
                 await self._grpc(scope, receive, send)
             else:
                 await self._wsgi(scope, receive, send)
-        # websockets: not served (returning without accepting closes them)
 
     async def _grpc(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
         body, too_big = await _read_body(receive, MAX_MESSAGE_BYTES + 5)
@@ -114,16 +109,6 @@ class AsgiDispatcher:
         """The JSON body of a 400 for a request the HTTP parser refuses (``uvicorn_server._Http1``)."""
         body = protocol_error_body(self.grpc.control.fixtures, classify(path), 400, detail)
         return json.dumps(body, separators=(",", ":")).encode()
-
-
-async def _lifespan(receive: Receive, send: Send) -> None:
-    while True:
-        message = await receive()
-        if message["type"] == "lifespan.startup":
-            await send({"type": "lifespan.startup.complete"})
-        elif message["type"] == "lifespan.shutdown":
-            await send({"type": "lifespan.shutdown.complete"})
-            return
 
 
 async def _read_body(receive: Receive, limit: int) -> tuple[bytes, int]:
