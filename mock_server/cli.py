@@ -25,6 +25,7 @@ from .core.control import default_clients
 from .core.data import load_fixtures
 from .core.errors import MockError
 from .core.journal import JournalEntry
+from .core.ratelimit import MAX_REQUESTS_PER_MINUTE
 from .pipeline.guard import is_loopback
 from .server import MockServer
 
@@ -55,6 +56,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="serve HTTPS with a throwaway CA (printed exports make clients trust it)")
     serve.add_argument("--tls-cert", metavar="PEM", help="serve this certificate chain instead of a throwaway one")
     serve.add_argument("--tls-key", metavar="PEM", help="the private key of --tls-cert")
+    serve.add_argument("--rate-limit", type=_rate_limit, metavar="N", help="answer API requests past N per minute "
+                       "of the mock's clock with 429 RATE_LIMITED, as Scalekit's rate limit does (default: no limit)")
     _add_allowed_host(serve)
     _add_proxy(commands)
     token = commands.add_parser("token", help="print a fresh access token from a running mock",
@@ -72,6 +75,14 @@ def build_parser() -> argparse.ArgumentParser:
     for command in commands.choices.values():
         command.set_defaults(command_parser=command)
     return parser
+
+
+def _rate_limit(text: str) -> int:
+    """``--rate-limit N``: a whole number of requests per minute (argparse's message then names the flag)."""
+    if not re.fullmatch(r"[0-9]{1,7}", text) or not 1 <= int(text) <= MAX_REQUESTS_PER_MINUTE:
+        raise argparse.ArgumentTypeError(f"must be a whole number of requests per minute, from 1 to "
+                                         f"{MAX_REQUESTS_PER_MINUTE} (not {text!r})")
+    return int(text)
 
 
 def parse(parser: argparse.ArgumentParser, words: Sequence[str]) -> argparse.Namespace:
@@ -143,7 +154,8 @@ def serve_config(args: argparse.Namespace, environ: dict[str, str] | os._Environ
         config = MockConfig.from_file(args.config, config)
     flags = {"host": args.host, "port": args.port, "token_lifetime": args.token_lifetime,
              "journal_size": args.journal_size, "threads": args.threads, "fixtures_dir": args.fixtures,
-             "grpc": args.grpc, "tls": args.tls, "tls_cert": args.tls_cert, "tls_key": args.tls_key}
+             "grpc": args.grpc, "tls": args.tls, "tls_cert": args.tls_cert, "tls_key": args.tls_key,
+             "rate_limit": args.rate_limit}
     overrides = flags["fixtures_dir"] or config.fixtures_dir
     config = config.with_env(environ, default_clients(load_fixtures(Path(overrides) if overrides else None)))
     allowed = (*config.allowed_hosts, *(args.allowed_hosts or ()))  # the flags add to the config file's
@@ -170,6 +182,8 @@ def serve(args: argparse.Namespace) -> int:
     print(f"# scalekit-mock serving {server.url}{faces} (Ctrl-C to stop). For your client:")
     for line in exports(server, os.environ, args.config):
         print(line)
+    if config.rate_limit is not None:
+        print(f"# rate limit: {config.rate_limit} API requests per minute of the mock's clock, then 429")
     print(f"# the mock's own endpoints (clock, faults, journal, ...): {server.url}/_mock/ (docs/control-plane.md)")
     return _serve_until(stop, server)
 

@@ -182,6 +182,11 @@ class MockServer:
     def clear_faults(self) -> None:
         self.control.clear_faults()
 
+    def set_rate_limit(self, requests_per_minute: int | None) -> dict[str, Any]:
+        """At most ``requests_per_minute`` API requests per minute of the virtual clock, then 429 (``None``: no
+        limit); ``reset()`` goes back to the configured one."""
+        return self.control.set_rate_limit(requests_per_minute)
+
     def journal(self, **filters: Any) -> list[dict[str, Any]]:
         return self.control.journal_entries(**filters)
 

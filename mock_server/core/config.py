@@ -13,6 +13,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from .clients import Client, client_from_mapping
 from .errors import ConfigError, ControlError
+from .ratelimit import requests_per_minute
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,7 @@ class MockConfig:
     tls_cert: str | None = None  # a PEM certificate chain to serve instead of a throwaway one (implies tls)
     tls_key: str | None = None  # its PEM private key
     allowed_hosts: tuple[str, ...] = ()  # more Host names to answer to, bound to loopback (pipeline/guard.py)
+    rate_limit: int | None = None  # requests per minute to the API (core/ratelimit.py); None: no limit
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
@@ -61,6 +63,10 @@ class MockConfig:
         if self.tls_cert is not None:
             object.__setattr__(self, "tls", True)
         object.__setattr__(self, "allowed_hosts", allowed_host_names(self.allowed_hosts))  # frozen: once, here
+        try:  # frozen: normalized once, here
+            object.__setattr__(self, "rate_limit", requests_per_minute(self.rate_limit, "rate_limit"))
+        except ControlError as exc:
+            raise ConfigError(str(exc)) from exc
         if self.grpc and self.upstream is not None:
             raise ConfigError("the gRPC face is not available in proxy mode (the proxy relays REST only)")
 
@@ -158,6 +164,7 @@ _FIELD_TYPES: dict[str, Callable[[Any], bool]] = {
     "tls_cert": lambda v: v is None or isinstance(v, str),
     "tls_key": lambda v: v is None or isinstance(v, str),
     "allowed_hosts": lambda v: isinstance(v, list) and all(isinstance(n, str) for n in v),
+    "rate_limit": lambda v: v is None or _is_int(v),
 }
 
 

@@ -39,7 +39,7 @@ def classify(path: str) -> str:
         return "token"
     if path in ("/keys", "/.well-known/jwks.json"):
         return "keys"
-    if path == "/.well-known/openid-configuration":
+    if path in ("/.well-known/openid-configuration", "/.well-known/oauth-authorization-server"):
         return "discovery"
     if path.startswith("/_mock/") or path in ("/_mock", "/"):  # "/": the index, pointing at the control plane
         return "control"

@@ -2,7 +2,8 @@
 
 A request goes: its journal entry (``entry``) → what it calls, for fault matching (the face's ``resolve``) →
 the first queued fault that matches, played here (``play``: this is where each fault kind's effect is
-defined) → the endpoint → on an error, the face's renderer → the one journal write (``record``). A ``drop``
+defined), or else the rate limit, when one is set (``core/ratelimit.py``; a 429 ``rate_limited``) → the endpoint
+→ on an error, the face's renderer → the one journal write (``record``). A ``drop``
 or ``hang`` fault ends the exchange with ``Dropped``, which each server turns into a closed connection its
 own way; an unexpected exception is kept for ``MockServer.check()`` and rendered as the ``internal`` error.
 """
@@ -53,6 +54,7 @@ class Pipeline:
 
     def __init__(self, control: ControlPlane, log: Callable[[JournalEntry], None] | None = None) -> None:
         self.control = control
+        self.limiter = control.rate_limiter
         self.log = log
 
     def entry(self, request: Request, family: str) -> JournalEntry:
@@ -92,6 +94,9 @@ class Pipeline:
         if fault is not None:
             entry.fault = fault.describe()
             self.play(fault, entry)
+        elif self.limiter.limit is not None and not self.limiter.admit(target.family):
+            # After the faults: a request a test queued a fault for gets that fault, neither counted nor refused.
+            raise ApiError("rate_limited", "past the rate limit (GET /_mock/rate-limit)", dict(self.limiter.headers))
         return endpoint(fault)
 
     def play(self, fault: Fault, entry: JournalEntry) -> None:

@@ -9,7 +9,8 @@ from typing import Any
 
 from ..core.control import MAX_ADVANCE, MAX_TIME, ControlPlane
 from ..core.data import Fixtures
-from ..core.faults import _FRAMING_HEADERS, ENDPOINTS, FINAL_STATUSES, MALFORMED
+from ..core.faults import _FRAMING_HEADERS, ENDPOINTS, FAMILIES, FINAL_STATUSES, MALFORMED
+from ..core.ratelimit import MAX_REQUESTS_PER_MINUTE, WINDOW_SECONDS
 
 Schema = dict[str, Any]
 
@@ -60,7 +61,7 @@ def _security_schemes(control: ControlPlane) -> dict[str, Schema]:
 def _error_responses(fixtures: Fixtures) -> dict[str, Schema]:
     """Every documented error body, from fixtures/errors.json, one response per status and family."""
     api = [("ApiInvalidArgument", 400), ("ApiUnauthenticated", 401), ("ApiPermissionDenied", 403),
-           ("ApiNotFound", 404), ("ApiMethodNotAllowed", 405)]
+           ("ApiNotFound", 404), ("ApiMethodNotAllowed", 405), ("ApiRateLimited", 429)]
     oauth = [("OAuthBadRequest", 400), ("OAuthInvalidClient", 401), ("OAuthMethodNotAllowed", 405)]
     control_error = _object({"error": {"type": "string"}})
     responses = {name: _error_response(f"google.rpc.Status ({status})", _api_error(fixtures, status))
@@ -116,10 +117,15 @@ def _token_schemas(control: ControlPlane) -> dict[str, Schema]:
         "grant_types_supported", "token_endpoint_auth_methods_supported",
         "token_endpoint_auth_signing_alg_values_supported", "id_token_signing_alg_values_supported",
         "response_types_supported", "scopes_supported", "claims_supported")})
+    metadata = {name: discovery[name] for name in (
+        "issuer", "token_endpoint", "jwks_uri", "grant_types_supported", "token_endpoint_auth_methods_supported",
+        "scopes_supported")}
     return {
         "TokenResponse": _object({name: token_fields[name] for name in control.policy.response_fields}),
         "Jwks": _object({"keys": {"type": "array", "minItems": 1, "items": jwk}}),
         "OpenIdConfiguration": _object(discovery),
+        # No authorization endpoint, so no response type (views/discovery.py).
+        "AuthorizationServerMetadata": _object({**metadata, "response_types_supported": {**_STRINGS, "maxItems": 0}}),
     }
 
 
@@ -186,6 +192,7 @@ def _fault_headers() -> Schema:
 
 def _control_schemas(fixtures: Fixtures) -> dict[str, Schema]:
     number, count = {"type": "number"}, {"type": "integer", "minimum": 0}
+    limit = {"type": "integer", "minimum": 1, "maximum": MAX_REQUESTS_PER_MINUTE}
     non_empty = {"type": "array", "items": {"type": "string", "minLength": 1}}
     client = _object({"client_id": {"type": "string"}, "scopes": {**_STRINGS, "type": ["array", "null"]},
                       "organization_id": NULLABLE_STR, "audience": _STRINGS,
@@ -240,13 +247,19 @@ def _control_schemas(fixtures: Fixtures) -> dict[str, Schema]:
         "Fault": fault,
         "FaultList": _object({"faults": {"type": "array", "items": pending}}),
         "EmptyFaultList": _object({"faults": {"type": "array", "maxItems": 0}}),
+        "RateLimit": _object({
+            "requests_per_minute": {**limit, "type": ["integer", "null"], "description": "null: no limit."},
+            "window_seconds": {"const": WINDOW_SECONDS},
+            "families": {"type": "array", "items": {"enum": list(FAMILIES)}},
+            "in_window": {**count, "description": "The requests the sliding window holds now (refused ones never)."}}),
+        "RateLimitRequest": _object({"requests_per_minute": limit}, closed=False),
         "JournalEntry": entry,
         "Journal": _object({"entries": {"type": "array", "items": ref_schema("JournalEntry")}}),
         "EmptyJournal": _object({"entries": {"type": "array", "maxItems": 0}}),
         "State": _object({
             "issuer": {"type": "string"}, "now": number, "clock_offset": number,
             "clients": {"type": "array", "items": ref_schema("Client")}, "keys": _STRINGS,
-            "faults": {"type": "array", "items": pending},
+            "faults": {"type": "array", "items": pending}, "rate_limit": ref_schema("RateLimit"),
             "journal": _object({"size": count, "last_seq": count}),
             "upstream": {"description": "Proxy mode: the upstream and the requests forwarded to it; null in mock "
                                         "mode (where clients and keys are listed).",

@@ -133,6 +133,25 @@ def clear_faults() -> Response:
     return json_response({"faults": []})
 
 
+@bp.get("/rate-limit")
+def rate_limit() -> Response:
+    return json_response(control().rate_limit())
+
+
+@bp.put("/rate-limit")
+def set_rate_limit() -> Response:
+    limit = _body().get("requests_per_minute")
+    if limit is None:  # a forgotten or misspelt field must not read as "no limit": DELETE says that
+        raise ControlError("'requests_per_minute' is required (DELETE /_mock/rate-limit turns the limit off)")
+    return json_response(control().set_rate_limit(limit))
+
+
+@bp.delete("/rate-limit")
+def clear_rate_limit() -> Response:
+    _body()  # nothing to read, but what is sent must be a JSON object (or nothing)
+    return json_response(control().set_rate_limit(None))
+
+
 @bp.get("/journal")
 def journal() -> Response:
     status = _int_arg("status")
