@@ -9,14 +9,17 @@ the code itself.
 
 Errors are gRPC statuses whose ``grpc-status-details-bin`` trailer carries a ``google.rpc.Status``
 with the same code and message plus Scalekit's ``ErrorInfo`` (the Python SDK drops the error code
-when they differ). Success returns a protobuf message: sample data for ``ListOrganization`` and
-``GetOrganization``, an empty message elsewhere. This module is transport-free: ``servers/asgi.py`` frames
-the messages and writes the trailers.
+when they differ). A call's request message is decoded to its JSON form and answered by the same resources as
+REST (``pipeline/api.answer_rpc``); the answer goes back as the RPC's response message. The messages are those
+of the descriptor set built from the official SDK (``messages.py``). This module is transport-free:
+``servers/asgi.py`` frames the messages and writes the trailers.
 """
 
 from __future__ import annotations
 
 import base64
+import functools
+import re
 import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -26,14 +29,15 @@ from urllib.parse import quote
 from ..core.errors import ApiError, HttpError
 from ..core.faults import Fault
 from ..core.journal import JournalEntry
+from ..core.routes import _PARAM as PARAM
 from ..core.routes import Route
-from ..pipeline.api import authenticate
+from ..pipeline.api import answer_rpc, authorize
 from ..pipeline.pipeline import Target
 from ..pipeline.request import Request
-from . import protobuf
 
 if TYPE_CHECKING:
     from ..core.control import ControlPlane
+    from .messages import Catalog, Rpc
     from .wsgi import JournalMiddleware
 
 GRPC_OK = 0
@@ -89,7 +93,7 @@ class GrpcFace:
         entry = self.pipeline.entry(request, "api")
         if request.repeated("authorization"):
             entry.extra["authorization_values"] = "several: the first was used"
-        call = _Call(self.control, request, entry)
+        call = _Call(self.control, request, entry, self.catalog)
         answer = self.pipeline.run(entry, call.resolve, call.answer, self._error, _http_status, may_block=may_block)
         entry.extra["grpc_status"] = answer.code
         return answer
@@ -101,15 +105,24 @@ class GrpcFace:
             entry.outcome = key
         if error.detail:
             entry.extra["detail"] = error.detail
-        return self._status(key)
+        return self._status(key, error.message if isinstance(error, ApiError) else None)
 
-    def _status(self, key: str) -> GrpcAnswer:
-        """The gRPC status of the API error ``key`` of fixtures/errors.json, with its details trailer."""
+    def _status(self, key: str, message: str | None = None) -> GrpcAnswer:
+        """The gRPC status of the API error ``key`` of fixtures/errors.json, with its details trailer; ``message``
+        (the field of a 400, the resource of a 404) instead of the fixture's, as on REST."""
         errors = self.control.fixtures.errors
         spec = errors["api"][key]
-        code, message = int(spec["code"]), str(spec["message"])
-        details = protobuf.status_details(code, message, errors["error_info_type"], str(spec["error_code"]))
+        code, message = int(spec["code"]), message or str(spec["message"])
+        details = self.catalog.status_details(code, message, errors["error_info_type"], str(spec["error_code"]))
         return GrpcAnswer(code, message, details=details, http_status=int(spec.get("status", 500)))
+
+    @functools.cached_property
+    def catalog(self) -> Catalog:
+        # Imported on the first call, not with this module: protobuf and the descriptor set cost more than a
+        # server start, and a server without gRPC calls never needs them.
+        from .messages import catalog
+
+        return catalog()
 
 
 def _http_status(answer: GrpcAnswer) -> int:
@@ -117,11 +130,12 @@ def _http_status(answer: GrpcAnswer) -> int:
 
 
 class _Call:
-    """One call: what it names (for faults: its REST method and path) and its answer."""
+    """One call: what it names (for faults: its REST method and path), its request message and its answer."""
 
-    def __init__(self, plane: ControlPlane, request: Request, entry: JournalEntry) -> None:
-        self.plane, self.request, self.entry = plane, request, entry
+    def __init__(self, plane: ControlPlane, request: Request, entry: JournalEntry, catalog: Catalog) -> None:
+        self.plane, self.request, self.entry, self.catalog = plane, request, entry, catalog
         self.route: Route | None = None
+        self.rpc: Rpc | None = None
         self.message: dict[str, Any] = {}
 
     def resolve(self) -> Target:
@@ -129,27 +143,18 @@ class _Call:
         if route is None:
             raise ApiError("grpc_unimplemented", f"{self.request.path} is not a method of the Scalekit API")
         self.entry.extra["rpc"] = route.rpc
-        self.route, self.message = route, decode_request(route.method_name, unframe(self.request.body))
+        self.route, self.rpc = route, self.catalog.rpc(route.rpc)
+        self.message = self.rpc.decode_request(unframe(self.request.body))
         return Target("api", route.row.method, _rest_path(route.row.template, self.message))
 
     def answer(self, _: Fault | None) -> GrpcAnswer:
-        route = self.route
-        assert route is not None
-        if route.policy != "none":
-            token = authenticate(self.plane, self.request, self.entry)
-            if route.policy == "not_client" or not route.allows(token.scopes):
-                raise ApiError("forbidden", f"{route.rpc} needs {' or '.join(route.row.permissions) or 'a session'}")
+        route, rpc = self.route, self.rpc
+        assert route is not None and rpc is not None
+        authorize(self.plane, route, self.request, self.entry)
+        response = answer_rpc(self.plane, route, self.message, self.entry)[1]  # its HTTP status (200, 201): OK
+        payload = rpc.encode_response(response)
         self.entry.outcome = "ok"
-        return GrpcAnswer(GRPC_OK, payload=self._payload(route.method_name))
-
-    def _payload(self, method: str) -> bytes:
-        orgs, message = self.plane.organizations, self.message
-        if method == "ListOrganization":
-            return protobuf.list_organizations_response(
-                orgs.page(message.get("page_size") or None, message.get("page_token", "")))
-        if method == "GetOrganization":
-            return protobuf.get_organization_response(orgs.get(message.get("id", "")))
-        return b""
+        return GrpcAnswer(GRPC_OK, payload=payload)
 
 
 def unframe(body: bytes) -> bytes:
@@ -164,21 +169,13 @@ def unframe(body: bytes) -> bytes:
     return body[5:]
 
 
-def decode_request(method: str, message: bytes) -> dict[str, Any]:
-    schema = {"ListOrganization": protobuf.LIST_ORGANIZATIONS_REQUEST,
-              "GetOrganization": protobuf.GET_ORGANIZATION_REQUEST}.get(method)
-    try:
-        if schema is None:
-            for _ in protobuf.fields(message):  # other methods: any well-formed message will do
-                pass
-            return {}
-        return protobuf.read_message(message, schema)
-    except protobuf.DecodeError as exc:
-        raise ApiError("invalid_argument", f"the request message is not valid protobuf: {exc}") from exc
+def _rest_path(template: str, message: dict[str, Any]) -> str:
+    """The REST path of the call, for matching faults set on a path: each ``{param}`` (``{a.b}``: a nested
+    field) that the message has is filled in, the others are left as they are."""
+    def fill(param: re.Match[str]) -> str:
+        value: Any = message
+        for name in param.group(1).split("."):
+            value = value.get(name) if isinstance(value, dict) else None
+        return str(value) if isinstance(value, (str, int)) else param.group(0)
 
-
-def _rest_path(template: str, request: dict[str, Any]) -> str:
-    """The REST path of the call, for matching faults set on a path: ``{id}`` filled in when known."""
-    if "id" in request and "{id}" in template:
-        return template.replace("{id}", str(request["id"]))
-    return template
+    return PARAM.sub(fill, template)
