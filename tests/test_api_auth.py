@@ -31,7 +31,9 @@ def _json(name: str) -> Any:
 ERRORS: dict[str, Any] = _json("errors.json")
 TOKEN: dict[str, Any] = _json("token.json")
 POLICIES: dict[str, str] = _json("auth_policies.json")["policies"]
-ORGS: dict[str, Any] = _json("organizations.json")
+ORGS: dict[str, Any] = {"organizations": _json("resources.json")["seed"]["organizationsOrganization"]}
+DOCUMENTED = {op["operationId"].split("_", 1)[0] + "/" + op["operationId"].split("_", 1)[1].rstrip("0123456789")
+              for item in _json("scalekit-openapi.json")["paths"].values() for op in item.values()}
 CLIENTS: list[dict[str, Any]] = _json("clients.json")["clients"]
 ENV_CLIENT = next(c for c in CLIENTS if c["scopes"] is None)
 ORG_CLIENT = next(c for c in CLIENTS if c["scopes"] is not None)
@@ -479,127 +481,17 @@ def test_api_every_route_of_the_table_is_served(scalekit_mock: MockServer) -> No
     wrong = []
     for row in ROUTES:
         path = route_path(row["rpc"], sample)
-        body = {"display_name": "Route check"} if row["http_method"] in ("POST", "PUT", "PATCH") else None
-        response = session.request(row["http_method"], f"{scalekit_mock.url}{path}", json=body, timeout=10)
-        expected = 403 if policy_of(row) == "not_client" else 200
-        if response.status_code != expected:
-            wrong.append(f"{row['http_method']} {path} ({row['rpc']}): {response.status_code}, wanted {expected}")
+        response = session.request(row["http_method"], f"{scalekit_mock.url}{path}", timeout=10)
+        documented = row["rpc"].split(".")[-1] in DOCUMENTED
+        # routes of the published document answer from the resources (test_resources.py): a sample id may name
+        # nothing (404) and an empty body lack a required field (400); the others answer an empty message
+        allowed = {403} if policy_of(row) == "not_client" else ({200, 201, 400, 404} if documented else {200})
+        if response.status_code not in allowed or (response.status_code == 200 and not documented
+                                                   and response.json() != {}):
+            wrong.append(f"{row['http_method']} {path} ({row['rpc']}): {response.status_code}, wanted {allowed}")
 
     # Then each answers as its policy says, served by its own RPC
     assert wrong == []
     served = [e["extra"].get("rpc") for e in scalekit_mock.journal(endpoint="api")]
     assert served == [row["rpc"] for row in ROUTES]
     assert len(ROUTES) == 444
-
-
-# -- organizations -----------------------------------------------------------------------------------
-
-
-def test_api_organizations_list_pages_through_every_organization(scalekit_mock: MockServer) -> None:
-    token = access_token(scalekit_mock)
-    seen: list[str] = []
-    page_token = ""
-    for _ in range(len(ORGS["organizations"]) + 1):
-        response = list_orgs(scalekit_mock, token, page_size="3", page_token=page_token)
-        assert response.status_code == 200, response.text
-        page = response.json()
-        assert page["total_size"] == len(ORGS["organizations"])
-        assert len(page["organizations"]) <= 3
-        seen += [org["id"] for org in page["organizations"]]
-        page_token = page["next_page_token"]
-        if not page_token:
-            break
-
-    assert seen == [org["id"] for org in ORGS["organizations"]]
-
-
-def test_api_organizations_list_default_page_size(scalekit_mock: MockServer) -> None:
-    page = list_orgs(scalekit_mock, access_token(scalekit_mock)).json()
-
-    assert len(page["organizations"]) == min(ORGS["default_page_size"], len(ORGS["organizations"]))
-    assert page["organizations"][0] == ORGS["organizations"][0]
-
-
-def test_api_organizations_page_size_zero_means_the_default(scalekit_mock: MockServer) -> None:
-    # proto3 cannot tell page_size=0 from an absent page_size: both mean "the server's default"
-    token = access_token(scalekit_mock)
-
-    assert list_orgs(scalekit_mock, token, page_size="0").json() == list_orgs(scalekit_mock, token).json()
-
-
-@pytest.mark.parametrize("params", [
-    {"page_size": "1000"}, {"page_size": str(ORGS["max_page_size"] + 1)}, {"page_size": "abc"},
-    {"page_size": "-1"}, {"page_size": "1.5"}, {"page_token": "abc"}, {"page_token": "99999"},
-], ids=["1000", "max+1", "abc", "negative", "fraction", "token-abc", "token-past-end"])
-def test_api_organizations_list_bad_paging_is_invalid_argument(scalekit_mock: MockServer,
-                                                              params: dict[str, str]) -> None:
-    response = list_orgs(scalekit_mock, access_token(scalekit_mock), **params)
-
-    assert response.status_code == 400
-    assert response.json() == api_error("invalid_argument")
-
-
-def test_api_organizations_get_by_id(scalekit_mock: MockServer) -> None:
-    org = ORGS["organizations"][1]
-
-    response = call(scalekit_mock, "GET", route_path(ORG_SERVICE + "GetOrganization", org["id"]),
-                    access_token(scalekit_mock, ORG_CLIENT))
-
-    assert response.status_code == 200
-    assert response.json() == {"organization": org}
-
-
-def test_api_organizations_get_unknown_id_is_not_found(scalekit_mock: MockServer) -> None:
-    response = call(scalekit_mock, "GET", route_path(ORG_SERVICE + "GetOrganization", "org_0"),
-                    access_token(scalekit_mock))
-
-    assert response.status_code == 404
-    assert response.json() == api_error("org_not_found")
-    assert response.json()["code"] == 5
-
-
-def test_api_organizations_create_then_get(scalekit_mock: MockServer) -> None:
-    token = access_token(scalekit_mock)
-
-    created = call(scalekit_mock, "POST", route_path(ORG_SERVICE + "CreateOrganization"), token,
-                   json={"display_name": "Stark Industries", "external_id": "ext-stark"})
-
-    assert created.status_code == 200, created.text
-    org = created.json()["organization"]
-    assert re.fullmatch(r"org_\d+", org["id"])
-    assert (org["display_name"], org["external_id"]) == ("Stark Industries", "ext-stark")
-    fetched = call(scalekit_mock, "GET", route_path(ORG_SERVICE + "GetOrganization", org["id"]), token)
-    assert fetched.json() == {"organization": org}
-    assert list_orgs(scalekit_mock, token).json()["total_size"] == len(ORGS["organizations"]) + 1
-
-
-def test_api_organizations_created_are_gone_after_reset(scalekit_mock: MockServer) -> None:
-    token = access_token(scalekit_mock)
-    org = call(scalekit_mock, "POST", route_path(ORG_SERVICE + "CreateOrganization"), token,
-               json={"display_name": "Temporary"}).json()["organization"]
-
-    scalekit_mock.reset()
-
-    response = call(scalekit_mock, "GET", route_path(ORG_SERVICE + "GetOrganization", org["id"]),
-                    access_token(scalekit_mock))
-    assert response.json() == api_error("org_not_found")
-
-
-@pytest.mark.parametrize("body", [
-    {}, {"display_name": ""}, {"display_name": "   "}, {"display_name": 5}, [], "text",
-    {"display_name": "x" * 201}, {"display_name": "ok", "metadata": {"k": 1}},
-], ids=["empty", "blank", "spaces", "number", "list", "string", "too-long", "bad-metadata"])
-def test_api_organizations_create_bad_body_is_invalid_argument(scalekit_mock: MockServer, body: Any) -> None:
-    response = call(scalekit_mock, "POST", route_path(ORG_SERVICE + "CreateOrganization"), access_token(scalekit_mock),
-                    json=body)
-
-    assert response.status_code == 400
-    assert response.json() == api_error("invalid_argument")
-
-
-def test_api_organizations_create_non_json_body_is_invalid_argument(scalekit_mock: MockServer) -> None:
-    response = call(scalekit_mock, "POST", route_path(ORG_SERVICE + "CreateOrganization"), access_token(scalekit_mock),
-                    data=b"display_name=x", headers={"Content-Type": "application/x-www-form-urlencoded"})
-
-    assert response.status_code == 400
-    assert response.json() == api_error("invalid_argument")

@@ -120,7 +120,7 @@ def test_reset_restores_initial_state(face: Any, scalekit_mock: MockServer) -> N
     token = get_token(scalekit_mock)
     created = requests.post(scalekit_mock.url + ORGS, json={"display_name": "Temporary"},
                             headers={"Authorization": f"Bearer {token}"}, timeout=10)
-    assert created.status_code == 200
+    assert created.status_code == 201  # CreateOrganization answers 201 Created, as the published document says
     org_id = created.json()["organization"]["id"]
     face.put_client({"client_id": "svc_extra", "client_secret": "extra-secret"})
     face.remove_client(limited.client_id)

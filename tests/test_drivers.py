@@ -31,7 +31,7 @@ NODE = shutil.which("node")
 needs_node = pytest.mark.skipif(NODE is None, reason="node is not on PATH")
 ERROR_TYPES = {"unauthenticated", "permission_denied", "http", "transport", "timeout", "invalid_response",
                "unsupported", "other"}
-LIST_ORGS = {"op": "call", "method": "GET", "path": "/api/v1/organizations?page_size=2"}
+LIST_ORGS = {"op": "call", "method": "GET", "path": "/api/v1/organizations?page_size=10"}
 NO_TOKEN_DRIVERS = {"json_token_request"}  # the mock refuses their token requests: every call fails
 DEFAULT_SECRET = MockServer().client_secret  # what the suite's own mock hands the drivers
 

@@ -57,12 +57,12 @@ def test_journal_records_token_request(scalekit_mock: MockServer) -> None:
 
 def test_journal_records_api_call_with_token_used(scalekit_mock: MockServer) -> None:
     token = get_token(scalekit_mock)
-    assert call_api(scalekit_mock, token, params={"page_size": "5"}).status_code == 200
+    assert call_api(scalekit_mock, token, params={"page_size": "15"}).status_code == 200
     entry = scalekit_mock.journal()[-1]
     token_claims = jwt.decode(token, options={"verify_signature": False})
     assert (entry["method"], entry["path"], entry["endpoint"], entry["status"], entry["outcome"]) == (
         "GET", ORGS, "api", 200, "ok")
-    assert entry["query"] == {"page_size": ["5"]}
+    assert entry["query"] == {"page_size": ["15"]}
     assert entry["form"] is None and entry["issued"] is None
     assert entry["token"]["fingerprint"] == fingerprint(token)
     assert (entry["token"]["jti"], entry["token"]["exp"]) == (token_claims["jti"], token_claims["exp"])

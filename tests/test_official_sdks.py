@@ -50,9 +50,9 @@ def api_calls(mock: MockServer) -> list[tuple[str, int, str]]:
 def test_list_and_get_over_grpc(sdk: tuple[MockServer, DriverProcess]) -> None:
     mock, driver = sdk
     assert driver.new_client().succeeded
-    listed = driver.call("GET", f"{ORGS}?page_size=3")
+    listed = driver.call("GET", f"{ORGS}?page_size=10")
     assert listed.succeeded and listed.body["organizations"][0]["id"] == FIRST_ORG
-    assert listed.body["total_size"] == 25 and len(listed.body["organizations"]) == 3
+    assert listed.body["total_size"] == 25 and len(listed.body["organizations"]) == 10
     got = driver.call("GET", f"{ORGS}/{FIRST_ORG}")
     assert got.succeeded and got.body["organization"]["display_name"] == "Acme Corp"
     assert api_calls(mock)[-2:] == [("grpc", 200, "ok"), ("grpc", 200, "ok")]
@@ -61,7 +61,7 @@ def test_list_and_get_over_grpc(sdk: tuple[MockServer, DriverProcess]) -> None:
 def test_a_new_token_after_an_injected_token_expired(sdk: tuple[MockServer, DriverProcess]) -> None:
     mock, driver = sdk
     assert driver.new_client().succeeded
-    assert driver.call("GET", f"{ORGS}?page_size=1").succeeded
+    assert driver.call("GET", f"{ORGS}?page_size=10").succeeded
     before = len(mock.journal(endpoint="token"))
     mock.add_fault("token_expired", endpoint="api")
     again = driver.call("GET", f"{ORGS}/{FIRST_ORG}")
@@ -75,10 +75,10 @@ def test_a_new_token_after_an_injected_token_expired(sdk: tuple[MockServer, Driv
 def test_403_is_surfaced_as_forbidden_and_not_retried(sdk: tuple[MockServer, DriverProcess]) -> None:
     mock, driver = sdk
     assert driver.new_client().succeeded
-    assert driver.call("GET", f"{ORGS}?page_size=1").succeeded
+    assert driver.call("GET", f"{ORGS}?page_size=10").succeeded
     mock.add_fault("forbidden", endpoint="api")
-    denied = driver.call("GET", f"{ORGS}?page_size=1")
+    denied = driver.call("GET", f"{ORGS}?page_size=10")
     assert not denied.succeeded and denied.surfaced_status == 403 and denied.error_type == "permission_denied"
     assert "Insufficient permissions" in str(denied.error)
     assert api_calls(mock)[-1] == ("grpc", 403, "forbidden")
-    assert driver.call("GET", f"{ORGS}?page_size=1").succeeded  # the client still works
+    assert driver.call("GET", f"{ORGS}?page_size=10").succeeded  # the client still works

@@ -20,8 +20,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-FIXTURE_FILES = ["token.json", "clients.json", "errors.json", "faults.json", "organizations.json",
-                 "auth_policies.json", "routes.tsv"]
+FIXTURE_FILES = ["token.json", "clients.json", "errors.json", "faults.json", "rate_limit.json", "resources.json",
+                 "scalekit-openapi.json", "auth_policies.json", "routes.tsv"]
 
 pytestmark = pytest.mark.slow
 

@@ -113,7 +113,7 @@ def test_proxy_relays_the_upstreams_token_unchanged(proxy: MockServer, sandbox: 
 
 
 @pytest.mark.parametrize(("method", "path", "kwargs"), [
-    ("GET", f"{ORGS}?page_size=2", {}),
+    ("GET", f"{ORGS}?page_size=10", {}),
     ("GET", f"{ORGS}/org_404", {}),
     ("PATCH", ORGS, {}),
     ("POST", ORGS, {"json": {"display_name": 7}}),
@@ -134,7 +134,7 @@ def test_proxy_relays_api_answers_byte_for_byte(proxy: MockServer, sandbox: str,
 def test_proxy_relays_the_request_body(proxy: MockServer, sandbox: str) -> None:
     headers = {"Authorization": f"Bearer {get_token(proxy)}"}
     created = requests.post(proxy.url + ORGS, json={"display_name": "Proxied"}, headers=headers, timeout=10)
-    assert created.status_code == 200 and created.json()["organization"]["display_name"] == "Proxied"
+    assert created.status_code == 201 and created.json()["organization"]["display_name"] == "Proxied"
     [seen] = upstream_journal(sandbox, endpoint="api")
     assert seen["method"] == "POST" and seen["headers"]["content-type"] == "application/json"
     listed = direct(sandbox, "GET", f"{ORGS}?page_size=100", headers=headers).json()
@@ -162,9 +162,10 @@ def test_proxy_relays_the_upstreams_errors(proxy: MockServer, sandbox: str) -> N
 
 
 def test_proxy_serves_the_upstreams_keys_and_discovery(proxy: MockServer, sandbox: str) -> None:
-    paths = ("/keys", "/.well-known/jwks.json", "/.well-known/openid-configuration")
+    paths = ("/keys", "/.well-known/jwks.json", "/.well-known/openid-configuration",
+             "/.well-known/oauth-authorization-server")
     through = [requests.get(proxy.url + path, timeout=10) for path in paths]
-    assert [e["endpoint"] for e in proxy.journal()] == ["keys", "keys", "discovery"]
+    assert [e["endpoint"] for e in proxy.journal()] == ["keys", "keys", "discovery", "discovery"]
     assert [e["path"] for e in upstream_journal(sandbox)] == list(paths)
     for path, answer in zip(paths, through, strict=True):
         assert (answer.status_code, answer.content) == (200, direct(sandbox, "GET", path).content)

@@ -186,7 +186,7 @@ CATALOGUE: tuple[Case, ...] = (
     Case("token-unsupported-grant-type", f"POST /oauth/token with grant_type={UNSUPPORTED_GRANT}",
          _post(grant_type=UNSUPPORTED_GRANT), "errors.json oauth.unsupported_grant_type"),
     Case("api-ok", f"GET {API_ROUTE} with the client's token", _api(API_ROUTE, access_token, "valid"),
-         "organizations.json", SHAPE),
+         "resources.json seed", SHAPE),
     Case("api-no-token", f"GET {API_ROUTE} with no Authorization header", _api(API_ROUTE, lambda p: None, "none"),
          "errors.json api.token_empty"),
     Case("api-malformed-token", f"GET {API_ROUTE} with a bearer that is not a JWT",

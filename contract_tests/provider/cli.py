@@ -41,7 +41,7 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--live, run them against the environment of SCALEKIT_ENVIRONMENT_URL with SCALEKIT_CLIENT_ID and "
         "SCALEKIT_CLIENT_SECRET (at most 17 requests, GET only on the API; the secret is never printed). "
         f"Optional: {ENV_LIMITED_ID} and {ENV_LIMITED_SECRET} (a client lacking the permission of "
-        f"{ENV_FORBIDDEN_ROUTE}, default /api/v1/users?page_size=1), {ENV_EXPIRED_TOKEN} (a token of that "
+        f"{ENV_FORBIDDEN_ROUTE}, default /api/v1/users?page_size=10), {ENV_EXPIRED_TOKEN} (a token of that "
         "environment saved more than a day ago).",
         epilog=EXIT_CODES_TEXT.format(subject="target (unreachable, or not answering like a Scalekit environment)")
         + "; with --drift: 0 no drift, 1 drift found\n\nchecks (--list prints them):\n"

@@ -18,9 +18,9 @@ from mock_server import MockServer, fingerprint
 
 MOCK, LIVE = "mock", "live"
 # The GET route every check that needs a working API call uses (organizations:read).
-API_ROUTE = "/api/v1/organizations?page_size=1"
+API_ROUTE = "/api/v1/organizations?page_size=10"
 # A GET route the default limited client of fixtures/clients.json (organizations:read only) may not call.
-FORBIDDEN_ROUTE = "/api/v1/users?page_size=1"
+FORBIDDEN_ROUTE = "/api/v1/users?page_size=10"
 
 ENV_URL, ENV_ID, ENV_SECRET = "SCALEKIT_ENVIRONMENT_URL", "SCALEKIT_CLIENT_ID", "SCALEKIT_CLIENT_SECRET"
 ENV_LIMITED_ID, ENV_LIMITED_SECRET = "SCALEKIT_LIMITED_CLIENT_ID", "SCALEKIT_LIMITED_CLIENT_SECRET"

@@ -107,7 +107,7 @@ def plans(port: int) -> dict[str, list[Request]]:
     status, body = send(port, token)
     if status != 200:
         raise BenchError(f"the token request got {status}: {body[:300]!r}")
-    org = mock.control.fixtures.organizations["organizations"][0]["id"]
+    org = mock.control.fixtures.resources["seed"]["organizationsOrganization"][0]["id"]
     route = mock.control.routes.by_rpc("scalekit.v1.organizations.OrganizationService/GetOrganization")
     assert route is not None
     bearer = {"Authorization": f"Bearer {json.loads(body)['access_token']}"}

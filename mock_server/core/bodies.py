@@ -7,10 +7,10 @@ from typing import Any
 from .data import Fixtures
 
 
-def api_error_body(fixtures: Fixtures, key: str) -> dict[str, Any]:
-    """A grpc-gateway ``google.rpc.Status`` body for the named API error."""
+def api_error_body(fixtures: Fixtures, key: str, message: str | None = None) -> dict[str, Any]:
+    """A grpc-gateway ``google.rpc.Status`` body for the named API error (``message``: instead of the fixture's)."""
     spec = fixtures.errors["api"][key]
-    return {"code": spec["code"], "message": spec["message"],
+    return {"code": spec["code"], "message": message or spec["message"],
             "details": [{"@type": fixtures.errors["error_info_type"], "error_code": spec["error_code"]}]}
 
 

@@ -29,9 +29,12 @@ class Client:
     organization_id: str | None = None
     audience: tuple[str, ...] = field(default=())
     token_lifetime: int | None = None
+    other_secrets: tuple[str, ...] = ()  # an organization client's further secrets (it may hold several)
 
     def secret_matches(self, secret: str) -> bool:
-        return hmac.compare_digest(self.client_secret.encode(), secret.encode())
+        # every secret is compared, so the time taken does not tell which one matched
+        matches = [hmac.compare_digest(s.encode(), secret.encode()) for s in (self.client_secret, *self.other_secrets)]
+        return any(matches)
 
     def public(self) -> dict[str, Any]:
         """The client as the control plane shows it: everything but the secret."""
@@ -110,4 +113,4 @@ class ClientRegistry:
         return list(self._clients.values())
 
     def secrets(self) -> list[str]:
-        return [c.client_secret for c in self._clients.values()]
+        return [s for c in self._clients.values() for s in (c.client_secret, *c.other_secrets)]

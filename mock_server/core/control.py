@@ -17,20 +17,25 @@ from typing import Any
 from .clients import Client, ClientRegistry, client_from_mapping
 from .clock import VirtualClock
 from .config import MockConfig
-from .data import Fixtures, load_fixtures
+from .contract import load_contract
+from .data import Fixtures, RouteRow, load_fixtures
 from .errors import ConfigError, ControlError
 from .faults import FAMILIES, FaultQueue, fault_from_mapping
 from .journal import Journal, Redactor, fingerprint
 from .keys import KeyRing, SigningKey
-from .organizations import OrganizationStore
+from .ratelimit import RateLimiter, requests_per_minute
 from .relay import Relay, unverified_claims
+from .resource_api import ApiResources
 from .routes import RouteTable
 from .tokens import Revocations, TokenIssuer, TokenPolicy, TokenVerifier
 
 
 @functools.lru_cache(maxsize=4)
 def _route_table(fixtures: Fixtures) -> RouteTable:
-    return RouteTable(fixtures.routes, fixtures.auth_policies)
+    """The routes table, and the published document's other bindings of its RPCs (``users:external/...``)."""
+    def extra() -> list[RouteRow]:
+        return load_contract(fixtures.openapi_path, fixtures.routes).extra_rows(fixtures.routes)
+    return RouteTable(fixtures.routes, fixtures.auth_policies, extra)
 
 
 @functools.lru_cache(maxsize=4)
@@ -58,10 +63,11 @@ class ControlPlane:
         self.verifier = TokenVerifier(self.keys, self.revocations)
         self.clients = ClientRegistry(self._initial_clients())
         self.faults = FaultQueue()
+        self.rate_limiter = RateLimiter(self.fixtures.rate_limit, self.clock.now, self.config.rate_limit)
         self.journal = Journal(self.config.journal_size)
         self._seen_secrets = {c.client_secret for c in self.clients.all()}
         self.redactor = Redactor(lambda: self._seen_secrets)
-        self.organizations = OrganizationStore(self.fixtures.organizations)
+        self.resources = ApiResources(self)
         self.errors: list[BaseException] = []
         self._release = threading.Event()
         self.policy = TokenPolicy.from_fixture("http://127.0.0.1", self.fixtures.token, self.config.token_lifetime)
@@ -116,7 +122,7 @@ class ControlPlane:
         """Add a client, or replace the one with the same id."""
         self._mock_only("adding or replacing a client (PUT /_mock/clients/{id})", NOT_OUR_CLIENTS)
         client = spec if isinstance(spec, Client) else client_from_mapping(spec)
-        self._seen_secrets = self._seen_secrets | {client.client_secret}
+        self._seen_secrets = self._seen_secrets | {client.client_secret, *client.other_secrets}
         self.clients.put(client)
         return client
 
@@ -179,6 +185,17 @@ class ControlPlane:
         """Set when hung and delayed requests must let go (reset or stop)."""
         return self._release
 
+    # -- rate limit ---------------------------------------------------------------------------
+    def set_rate_limit(self, limit: Any) -> dict[str, Any]:
+        """Limit the API to ``limit`` requests per minute on the virtual clock (``None``: no limit), counting
+        from an empty window; the new rate-limit state."""
+        self.rate_limiter.set(requests_per_minute(limit))
+        return self.rate_limit()
+
+    def rate_limit(self) -> dict[str, Any]:
+        """The limit (``requests_per_minute``, ``None`` when off), what counts, and the current window."""
+        return self.rate_limiter.state()
+
     # -- journal ------------------------------------------------------------------------------
     def journal_entries(self, **filters: Any) -> list[dict[str, Any]]:
         endpoint = filters.get("endpoint")
@@ -191,7 +208,7 @@ class ControlPlane:
 
     # -- whole state --------------------------------------------------------------------------
     def reset(self) -> None:
-        """Back to the initial state: clock, clients, keys, revocations, faults, journal, data."""
+        """Back to the initial state: clock, clients, keys, revocations, faults, rate limit, journal, data."""
         released, self._release = self._release, threading.Event()
         released.set()
         self.clock.reset()
@@ -199,8 +216,9 @@ class ControlPlane:
         self.keys.reset()
         self.revocations.reset()
         self.faults.clear()
+        self.rate_limiter.set(self.config.rate_limit)
         self.journal.clear()
-        self.organizations.reset()
+        self.resources.reset()
         self.errors.clear()
         if self.relay is not None:
             self.relay.reset()
@@ -214,7 +232,7 @@ class ControlPlane:
         return {"issuer": self.policy.issuer, "now": now, "clock_offset": self.clock.offset,
                 "clients": [] if relay else self.list_clients(),
                 "keys": [] if relay else [k.kid for k in self.keys.published(now)],
-                "faults": self.list_faults(),
+                "faults": self.list_faults(), "rate_limit": self.rate_limit(),
                 "journal": {"size": self.journal.size, "last_seq": self.journal.last_seq()},
                 "upstream": relay.state() if relay else None}
 

@@ -48,10 +48,12 @@ class Fixtures:
     token: dict[str, Any]
     errors: dict[str, Any]
     faults: dict[str, Any]
-    organizations: dict[str, Any]
+    rate_limit: dict[str, Any]
+    resources: dict[str, Any]
     auth_policies: dict[str, str]
     routes: tuple[RouteRow, ...]
     default_key_path: Path
+    openapi_path: Path  # Scalekit's published document, read when the API is first called (resource_api.py)
 
     def default_key_pem(self) -> bytes:
         return self.default_key_path.read_bytes()
@@ -105,10 +107,12 @@ def load_fixtures(overrides: Path | None = None) -> Fixtures:
             token=token,
             errors=_read_json(directories, "errors.json"),
             faults=_read_json(directories, "faults.json"),
-            organizations=_read_json(directories, "organizations.json"),
+            rate_limit=_read_json(directories, "rate_limit.json"),
+            resources=_read_json(directories, "resources.json"),
             auth_policies=policies,
             routes=parse_routes(_find(directories, "routes.tsv").read_text(encoding="utf-8")),
             default_key_path=_find(directories, str(token["default_key"]["file"])),
+            openapi_path=_find(directories, "scalekit-openapi.json"),
         )
     except (KeyError, TypeError, OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"fixture data is incomplete or malformed: {exc!r}") from exc

@@ -46,14 +46,19 @@ class HttpError(Exception):
 
 
 class ApiError(HttpError):
-    """An error of the protected API, rendered as a grpc-gateway ``google.rpc.Status`` body."""
+    """An error of the protected API, rendered as a grpc-gateway ``google.rpc.Status`` body.
+
+    ``message`` replaces the fixture's message in the body, where the answer names what was wrong (the field
+    of a 400, the resource of a 404); it is also the journal's detail.
+    """
 
     family = "api"
 
     def __init__(self, key: str, detail: str | None = None, headers: dict[str, str] | None = None,
-                 status: int | None = None) -> None:
-        super().__init__(detail, headers, status)
+                 status: int | None = None, message: str | None = None) -> None:
+        super().__init__(detail or message, headers, status)
         self.key = key
+        self.message = message
 
 
 class OAuthError(HttpError):

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Iterable
+import threading
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from .data import RouteRow
@@ -63,15 +64,26 @@ def _bucket_key(path: str) -> tuple[str, ...]:
 
 
 class RouteTable:
-    """All routes, indexed by first segment and segment count so a lookup tries only a few."""
+    """All routes, indexed by first segment and segment count so a lookup tries only a few.
 
-    def __init__(self, rows: Iterable[RouteRow], policies: dict[str, str]) -> None:
+    ``more`` gives further rows (the published document's other bindings), added on the first lookup by path:
+    reading them costs the document's parse, which a mock that never serves the API should not pay at start.
+    """
+
+    def __init__(self, rows: Iterable[RouteRow], policies: dict[str, str],
+                 more: Callable[[], Iterable[RouteRow]] | None = None) -> None:
         self.routes: list[Route] = []
+        self._policies = policies
         self._buckets: dict[tuple[str, ...], list[Route]] = {}
         self._wild: list[Route] = []
+        self._more, self._lock = more, threading.Lock()
+        self._add(rows)
+        self.all_permissions = frozenset(p for r in self.routes for p in r.row.permissions)
+
+    def _add(self, rows: Iterable[RouteRow]) -> None:
         for row in rows:
             literal = len(_PARAM.sub("", row.template))
-            route = Route(row, policies.get(row.auth_type, "client"), literal)
+            route = Route(row, self._policies.get(row.auth_type, "client"), literal)
             self.routes.append(route)
             if "**" in row.template or "{" in "/".join(row.template.split("/")[:4]):
                 self._wild.append(route)
@@ -79,11 +91,18 @@ class RouteTable:
                 self._buckets.setdefault(_bucket_key(row.template), []).append(route)
         for bucket in self._buckets.values():
             bucket.sort(key=lambda r: -r.literal_weight)
-        self.all_permissions = frozenset(p for r in self.routes for p in r.row.permissions)
+
+    def _complete(self) -> None:
+        with self._lock:
+            if self._more is not None:
+                self._add(self._more())
+                self._more = None
 
     def match(self, method: str, path: str) -> tuple[Route | None, bool]:
         """Return ``(route, path_known)``: the route for method and path, and whether the path
         matched any route at all (for telling 404 from 405)."""
+        if self._more is not None:
+            self._complete()
         path_known = False
         for route in self._buckets.get(_bucket_key(path), []) + self._wild:
             if route.pattern.match(path):
@@ -96,6 +115,8 @@ class RouteTable:
         """The methods a 405's ``Allow`` header advertises for ``path`` (RFC 9110 15.5.6): those of the
         most specific templates matching it, so ``/x/1:enable`` names the custom method's resource even
         though the ``{id}`` of ``/x/{id}`` would swallow ``1:enable`` too."""
+        if self._more is not None:
+            self._complete()
         matching = [r for r in self._buckets.get(_bucket_key(path), []) + self._wild if r.pattern.match(path)]
         best = max((r.literal_weight for r in matching), default=0)
         return sorted({r.row.method for r in matching if r.literal_weight == best})
@@ -106,4 +127,7 @@ class RouteTable:
 
     @functools.cached_property
     def _rpc_index(self) -> dict[str, Route]:
-        return {route.rpc: route for route in self.routes}
+        index: dict[str, Route] = {}
+        for route in self.routes:  # the table's own row, not another HTTP binding of the RPC
+            index.setdefault(route.rpc, route)
+        return index

@@ -96,6 +96,7 @@ class Revocations:
         self._lock = threading.Lock()
         self._jtis: frozenset[str] = frozenset()
         self._watermark = -1
+        self._clients: dict[str, int] = {}  # a deleted client -> the last sequence number issued before
 
     def revoke(self, jti: str) -> None:
         self.revoke_many((jti,))
@@ -108,12 +109,21 @@ class Revocations:
         with self._lock:
             self._watermark = max(self._watermark, sequence)
 
+    def revoke_client(self, client_id: str, up_to: int) -> None:
+        """Every token issued to ``client_id`` up to sequence ``up_to`` (its client was deleted)."""
+        with self._lock:
+            self._clients = {**self._clients, client_id: up_to}
+
     def is_revoked(self, jti: str, sequence: int | None) -> bool:
         return jti in self._jtis or (sequence is not None and sequence <= self._watermark)
 
+    def client_revoked(self, client_id: object, sequence: int | None) -> bool:
+        up_to = self._clients.get(client_id) if isinstance(client_id, str) else None
+        return up_to is not None and (sequence is None or sequence <= up_to)
+
     def reset(self) -> None:
         with self._lock:
-            self._jtis, self._watermark = frozenset(), -1
+            self._jtis, self._watermark, self._clients = frozenset(), -1, {}
 
 
 class TokenIssuer:
@@ -177,8 +187,11 @@ class TokenVerifier:
         if exp <= now:
             raise ApiError("token_expired", "exp is past on the mock's clock")
         jti = claims.get("jti")
-        if isinstance(jti, str) and self._revocations.is_revoked(jti, jti_sequence(jti, policy.jti_prefix)):
+        sequence = jti_sequence(jti, policy.jti_prefix) if isinstance(jti, str) else None
+        if isinstance(jti, str) and self._revocations.is_revoked(jti, sequence):
             raise ApiError("token_expired", "token revoked")
+        if self._revocations.client_revoked(claims.get("client_id"), sequence):
+            raise ApiError("invalid_token", "its client was deleted (fixtures/resources.json: tokens_of_deleted)")
         return verified
 
     def _verify_signature(self, token: str, policy: TokenPolicy, now: float) -> VerifiedToken:

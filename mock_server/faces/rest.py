@@ -43,7 +43,7 @@ def error_reply(fixtures: Fixtures, error: HttpError, entry: JournalEntry | None
     else:
         assert isinstance(error, ApiError)
         status = error.status or fixtures.errors["api"][error.key]["status"]
-        body = api_error_body(fixtures, error.key)
+        body = api_error_body(fixtures, error.key, error.message)
         headers = list(error.headers.items())
     if entry is not None:
         entry.outcome = error.outcome or error.key

@@ -1,11 +1,11 @@
-"""The protected API: every route of the routes table, authenticated and authorized like Scalekit's.
+"""The protected API: every route of the routes table, authenticated and authorized like Scalekit's, answered
+from the resources (``core/resource_api.py``).
 
 Served without Flask (a hot path); errors are raised as ``ApiError`` and rendered by ``error_reply``.
 """
 
 from __future__ import annotations
 
-import json
 from typing import Any, Protocol
 
 from ..core.control import ControlPlane
@@ -25,13 +25,28 @@ def api_endpoint(plane: ControlPlane, request: Request, entry: JournalEntry) -> 
             raise ApiError("not_found")
         raise ApiError("method_not_allowed", headers={"Allow": ", ".join(plane.routes.allowed_methods(request.path))})
     entry.extra["rpc"] = route.rpc
-    if route.policy != "none":
-        token = authenticate(plane, request, entry)
-        if route.policy == "not_client" or not route.allows(token.scopes):
-            raise ApiError("forbidden", f"{route.rpc} needs {' or '.join(route.row.permissions) or 'a session'}")
-    body = answer(plane, route, request)
+    authorize(plane, route, request, entry)
+    status, body = answer_rpc(plane, route, plane.resources.rest_message(route, request), entry)
     entry.outcome = "ok"
-    return json_reply(body)
+    return json_reply(body, status)
+
+
+def authorize(plane: ControlPlane, route: Route, request: HasHeaders, entry: JournalEntry) -> VerifiedToken | None:
+    """The caller's token, checked against the route's policy and permissions (``None``: an open route)."""
+    if route.policy == "none":
+        return None
+    token = authenticate(plane, request, entry)
+    if route.policy == "not_client" or not route.allows(token.scopes):
+        raise ApiError("forbidden", f"{route.rpc} needs {' or '.join(route.row.permissions) or 'a session'}")
+    return token
+
+
+def answer_rpc(plane: ControlPlane, route: Route, message: dict[str, Any],
+               entry: JournalEntry) -> tuple[int, dict[str, Any]]:
+    """The one answer of an API call, whatever face it came by: ``message`` is the request message in its JSON
+    form (proto field names), the result the HTTP status (200, 201) and the response message in that form.
+    What the call did beyond its answer (a deleted client's tokens refused) goes to the journal entry."""
+    return plane.resources.call(route, message, entry.extra)
 
 
 class HasHeaders(Protocol):
@@ -53,35 +68,3 @@ def authenticate(plane: ControlPlane, request: HasHeaders, entry: JournalEntry) 
     entry.token = verified.summary()
     entry.client_id = str(verified.claims.get("client_id") or verified.claims.get("sub"))
     return verified
-
-
-def answer(plane: ControlPlane, route: Route, request: Request) -> Any:
-    """The success body: sample data for the organizations routes, ``{}`` elsewhere."""
-    orgs = plane.organizations
-    if not route.rpc.startswith("scalekit.v1.organizations.OrganizationService/"):
-        return {}
-    name = route.method_name
-    if name == "ListOrganization":
-        return orgs.page(_page_size(request), request.args.get("page_token", ""))
-    params = route.pattern.match(request.path)
-    if name == "GetOrganization" and params:
-        return orgs.get(params.group("id"))
-    if name == "CreateOrganization":
-        return orgs.create(_json_body(request), plane.now())
-    return {}
-
-
-def _page_size(request: Request) -> int | None:
-    raw = request.args.get("page_size", "")
-    if not raw:
-        return None
-    if not (raw.isascii() and raw.isdigit()) or len(raw) > 9:  # not "²": isdigit() but no int()
-        raise ApiError("invalid_argument", "page_size must be a whole number")
-    return int(raw)
-
-
-def _json_body(request: Request) -> Any:
-    try:
-        return json.loads(request.read_body(ApiError, "invalid_argument"))
-    except (ValueError, RecursionError) as exc:  # ValueError includes UnicodeDecodeError
-        raise ApiError("invalid_argument", "the body must be JSON") from exc

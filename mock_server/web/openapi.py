@@ -28,9 +28,13 @@ def build_openapi(control: ControlPlane) -> dict[str, Any]:
     """The OpenAPI 3.1 document of a mock: token endpoint, keys, discovery, the API, the control plane."""
     paths: dict[str, dict[str, Any]] = {"/oauth/token": {"post": _token_operation(control)}}
     for path, operation_id in (("/keys", "getKeys"), ("/.well-known/jwks.json", "getJwks")):
-        paths[path] = {"get": _get(operation_id, "The JSON Web Key Set that verifies access tokens.", "Jwks")}
+        paths[path] = {"get": _get(operation_id, "The JSON Web Key Set that verifies access tokens.", "Jwks",
+                                   control)}
     paths["/.well-known/openid-configuration"] = {"get": _get(
-        "getOpenIdConfiguration", "Where the token endpoint and the keys are.", "OpenIdConfiguration")}
+        "getOpenIdConfiguration", "Where the token endpoint and the keys are.", "OpenIdConfiguration", control)}
+    paths["/.well-known/oauth-authorization-server"] = {"get": _get(
+        "getAuthorizationServerMetadata", "Where the token endpoint and the keys are (RFC 8414).",
+        "AuthorizationServerMetadata", control)}
     for route in control.routes.routes:
         path, parameters = openapi_path(route.row.template)
         paths.setdefault(path, {})[route.row.method.lower()] = _route_operation(route, parameters, control)
@@ -99,6 +103,7 @@ def _route_operation(route: Route, parameters: list[Schema], control: ControlPla
                 "description": f"The request's `{row.body_field}` (the mock ignores it)."}}}}
         operation["responses"] = {"200": json_response("The call succeeded (the mock answers `{}`).", "Empty")}
     operation["responses"].update(_route_errors(route, parameters))
+    operation["responses"].update(_rate_limited(control, "api"))
     return operation
 
 
@@ -118,6 +123,11 @@ def _route_security(route: Route) -> list[dict[str, list[str]]]:
     return [{SECURITY_SCHEME: [p]} for p in route.row.permissions] or [{SECURITY_SCHEME: []}]
 
 
+def _rate_limited(control: ControlPlane, family: str) -> dict[str, Schema]:
+    """The 429 of the rate limit (off unless set) on the operations of a family it counts (rate_limit.json)."""
+    return {"429": ref_response("ApiRateLimited")} if family in control.rate_limiter.families else {}
+
+
 def _route_errors(route: Route, parameters: list[Schema]) -> dict[str, Schema]:
     """The documented API errors a route can answer; a path parameter can name nothing, or leave the route."""
     errors: dict[str, Schema] = {}
@@ -132,12 +142,13 @@ def _route_errors(route: Route, parameters: list[Schema]) -> dict[str, Schema]:
 
 
 def _organization_operation(route: Route, control: ControlPlane) -> Schema | None:
-    """ListOrganization, GetOrganization and CreateOrganization answer sample data (organizations.py)."""
-    orgs = control.fixtures.organizations
+    """ListOrganization, GetOrganization and CreateOrganization answer sample data (core/resources.py)."""
+    orgs = {"organizations": control.fixtures.resources["seed"]["organizationsOrganization"]}
+    paging = control.fixtures.resources["paging"]
     name = route.method_name
     if name == "ListOrganization":
-        size: Schema = {"type": "integer", "minimum": 0, "maximum": orgs["max_page_size"],
-                        "description": f"0 or absent: {orgs['default_page_size']}."}
+        size: Schema = {"type": "integer", "minimum": paging["min_page_size"], "maximum": paging["max_page_size"],
+                        "description": f"absent: {paging['default_page_size']}."}
         # Page tokens are opaque: only the ones this mock handed out are valid. The listed ones are
         # valid whatever the state (organizations are only ever added); others may answer 400.
         token: Schema = {"type": "string", "enum": ["", *(str(i) for i in range(len(orgs["organizations"]) + 1))],
@@ -193,7 +204,8 @@ def _token_operation(control: ControlPlane) -> Schema:
                                      ListOrganizationsWithIt=_link("ListOrganization", {
                                          "header.Authorization": "Bearer {$response.body#/access_token}"}),
                                      RevokeIt=_link("mock_revoke", body={"token": "$response.body#/access_token"})),
-                      "400": ref_response("OAuthBadRequest"), "401": ref_response("OAuthInvalidClient")},
+                      "400": ref_response("OAuthBadRequest"), "401": ref_response("OAuthInvalidClient"),
+                      **_rate_limited(control, "token")},
     }
 
 
@@ -201,10 +213,10 @@ def _header(value: str) -> Schema:
     return {"required": True, "schema": {"const": value}}
 
 
-def _get(operation_id: str, summary: str, schema: str) -> Schema:
-    tag = "keys" if operation_id != "getOpenIdConfiguration" else "discovery"
-    return {"operationId": operation_id, "summary": summary, "tags": [tag],
-            "responses": {"200": json_response(summary, schema)}}
+def _get(operation_id: str, summary: str, schema: str, control: ControlPlane) -> Schema:
+    family = "keys" if schema == "Jwks" else "discovery"
+    return {"operationId": operation_id, "summary": summary, "tags": [family],
+            "responses": {"200": json_response(summary, schema), **_rate_limited(control, family)}}
 
 
 # -- the control plane ------------------------------------------------------------------------------
@@ -250,6 +262,12 @@ def _control_paths() -> dict[str, dict[str, Any]]:
             "post": _control("addFault", "Queue a fault for the next matching requests.", "Fault",
                              body="FaultSpec", errors=bad, status="201"),
             "delete": _control("clearFaults", "Drop every queued fault.", "EmptyFaultList"),
+        },
+        "/rate-limit": {
+            "get": _control("getRateLimit", "The rate limit, what it counts and its current window.", "RateLimit"),
+            "put": _control("setRateLimit", "Answer requests past some per minute of the mock's clock with 429; "
+                            "the window starts empty.", "RateLimit", body="RateLimitRequest", errors=bad),
+            "delete": _control("clearRateLimit", "No rate limit.", "RateLimit"),
         },
         "/journal": {
             "get": _control("getJournal", "The requests served, filtered.", "Journal", parameters=journal_query,
