@@ -335,3 +335,14 @@ def test_reset_returns_to_the_seed_data(api: Api) -> None:
 def test_the_seed_data_is_valid_for_the_document(collection: str) -> None:
     for item in RESOURCES["seed"][collection]:
         assert conforms({k: v for k, v in item.items() if k != "_scope"}, collection) == []
+
+
+def test_an_update_merges_nested_messages_and_replaces_maps(api: Api) -> None:
+    user = api("POST", f"{ORG}/users", {"email": "merge@x.example", "metadata": {"a": "1", "b": "2"},
+                                        "user_profile": {"first_name": "Grace", "last_name": "Hopper"}}).json["user"]
+
+    updated = api("PATCH", f"/api/v1/users/{user['id']}", {"user_profile": {"first_name": "Amazing"},
+                                                          "metadata": {"c": "3"}}).json["user"]
+
+    assert (updated["user_profile"]["first_name"], updated["user_profile"]["last_name"]) == ("Amazing", "Hopper")
+    assert updated["metadata"] == {"c": "3"}  # a map field is one path of the mask: replaced whole

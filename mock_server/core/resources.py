@@ -51,6 +51,8 @@ class Record:
     scopes: dict[str, set[str]] = field(default_factory=dict)
 
     def in_scope(self, scope: Mapping[str, str], exact: bool) -> bool:
+        if not scope:
+            return not (exact and self.scopes)
         if exact and set(self.scopes) != set(scope):
             return False
         return all(key in self.scopes.get(name, ()) for name, key in scope.items())
@@ -84,17 +86,34 @@ class ResourceStore:
         for plan in self.plans.values():
             if plan.kind == "get" and plan.collection and plan.key_field and plan.key_field != "external_id":
                 self.keys.setdefault(plan.collection, plan.key_field)
-        self.hooks: list[Callable[[str, str, Item, Mapping[str, str]], None]] = []  # (event, collection, item, scope)
+        self._kinds = {"create": self._create, "get": self._get, "list": self._list, "update": self._update,
+                       "delete": self._delete, "action": self._action}
         self.reset()
 
     def reset(self) -> None:
         with self._lock:
             self._records: dict[str, list[Record]] = {name: [] for name in self.collections}
+            self._index: dict[str, dict[str, list[Record]]] = {}  # collection -> its key -> records (lookups)
             for name, items in self.data.get("seed", {}).items():
                 for seed in items:
                     item = {k: copy.deepcopy(v) for k, v in seed.items() if k != "_scope"}
                     scopes = {c: set(keys) for c, keys in seed.get("_scope", {}).items()}
-                    self._records.setdefault(name, []).append(Record(item, scopes))
+                    self._add(name, Record(item, scopes))
+
+    def _add(self, collection: str, record: Record) -> None:
+        self._records.setdefault(collection, []).append(record)
+        key = str(record.item.get(self._key_field_of(collection), ""))
+        self._index.setdefault(collection, {}).setdefault(key, []).append(record)
+
+    def _remove(self, collection: str, record: Record) -> None:
+        self._records[collection].remove(record)
+        self._index[collection][str(record.item.get(self._key_field_of(collection), ""))].remove(record)
+
+    def _keyed(self, collection: str, field_name: str, key: str) -> list[Record]:
+        """The records whose ``field_name`` is ``key``: from the index for the collection's key, else a scan."""
+        if field_name == self._key_field_of(collection):
+            return self._index.get(collection, {}).get(key, [])
+        return [r for r in self._records.get(collection, ()) if r.item.get(field_name) == key]
 
     def new_id(self, prefix: str) -> str:
         return f"{prefix}{next(self._ids)}"
@@ -107,10 +126,10 @@ class ResourceStore:
         """A stored resource by key within a scope (every scope key must exist); 404 otherwise."""
         with self._lock:
             for name, parent in scope.items():
-                if not any(r.item.get(self._key_field_of(name)) == parent for r in self._records.get(name, ())):
+                if not self._keyed(name, self._key_field_of(name), parent):
                     raise self._not_found(name)
-            for record in self._records.get(collection, ()):
-                if record.item.get(key_field) == key and record.in_scope(scope, False):
+            for record in self._keyed(collection, key_field, key):
+                if record.in_scope(scope, False):
                     return record.item
         raise self._not_found(collection)
 
@@ -123,7 +142,7 @@ class ResourceStore:
             self.contract.check_body(op.body_ref, body)
         with self._lock:
             scope = self._scope(plan, message)
-            answer = getattr(self, f"_{plan.kind}")(plan, message, scope, body)
+            answer = self._kinds[plan.kind](plan, message, scope, body)
         return op.success_status, answer
 
     def _body(self, op: Operation, message: Mapping[str, Any]) -> Any:
@@ -143,7 +162,7 @@ class ResourceStore:
         for param, collection in plan.scope_params:
             key = _text(_dotted(message, param))
             parent_key = self._key_field_of(collection)
-            if not any(r.item.get(parent_key) == key for r in self._records.get(collection, ())):
+            if not self._keyed(collection, parent_key, key):
                 raise self._not_found(collection)
             scope[collection] = key
         return scope
@@ -157,11 +176,11 @@ class ResourceStore:
 
     def _find(self, plan: Plan, message: Mapping[str, Any], scope: Mapping[str, str]) -> Record:
         assert plan.collection is not None and plan.key_field is not None and plan.key_param is not None
-        key = _text(_dotted(message, plan.key_param))
+        key = message.get(plan.key_param)  # a nested key (``a.b``) is never a resource's own
         exact = bool(self.collections.get(plan.collection, {}).get("partitioned"))
-        effect = self._effect(plan)
-        for record in self._records.get(plan.collection, ()):
-            if record.item.get(plan.key_field) == key and ("attach" in effect or record.in_scope(scope, exact)):
+        attach = "attach" in self._effect(plan)  # the user is found before it joins the scope
+        for record in self._keyed(plan.collection, plan.key_field, "" if key is None else str(key)):
+            if attach or record.in_scope(scope, exact):
                 return record
         raise self._not_found(plan.collection)
 
@@ -191,10 +210,8 @@ class ResourceStore:
         self._member_entries(plan, item, body, scope)
         self._check_unique(plan, item, scope, None)
         record = Record(item, {name: {key} for name, key in scope.items()})
-        self._records.setdefault(plan.collection, []).append(record)
-        answer = _wrap(plan, item)
-        self._emit("create", plan.collection, item, scope, answer)
-        return answer
+        self._add(plan.collection, record)
+        return _wrap(plan, item)
 
     def _get(self, plan: Plan, message: Mapping[str, Any], scope: Mapping[str, str], _: Any) -> Item:
         return _wrap(plan, self._find(plan, message, scope).item)
@@ -204,18 +221,16 @@ class ResourceStore:
         record = self._find(plan, message, scope)
         changes = self._fields(plan.collection, body if isinstance(body, dict) else {})
         changes.pop(plan.key_field or "", None)  # the key names the resource; it is not changed through it
-        updated = {**record.item, **changes}
+        updated = _merged(self.contract, self.contract.schema(plan.collection), record.item, changes)
         self._check_unique(plan, updated, scope, record)
         self._stamp(updated, self.contract.schema(plan.collection).get("properties", {}), created=False)
         record.item = updated
-        self._emit("update", plan.collection, updated, scope, {})
         return _wrap(plan, updated)
 
     def _delete(self, plan: Plan, message: Mapping[str, Any], scope: Mapping[str, str], _: Any) -> Item:
         assert plan.collection is not None
         record = self._find(plan, message, scope)
-        self._records[plan.collection].remove(record)
-        self._emit("delete", plan.collection, record.item, scope, {})
+        self._remove(plan.collection, record)
         return {}
 
     def _list(self, plan: Plan, message: Mapping[str, Any], scope: Mapping[str, str], _: Any) -> Item:
@@ -265,7 +280,7 @@ class ResourceStore:
         elif plan.scope_params:
             collection = plan.scope_params[-1][1]
             key = scope[collection]
-            record = next(r for r in self._records[collection] if r.item.get(self._key_field_of(collection)) == key)
+            record = self._keyed(collection, self._key_field_of(collection), key)[0]
         if record is not None:
             self._apply(plan, record, body, scope)
         answer = generate(self.contract, plan.op.response_ref, self.now())
@@ -340,9 +355,6 @@ class ResourceStore:
             if changed in properties:
                 item[changed] = now
 
-    def _emit(self, event: str, collection: str, item: Item, scope: Mapping[str, str], answer: Item) -> None:
-        for hook in self.hooks:
-            hook(event, collection, item, {**scope, "_answer": answer})  # type: ignore[dict-item]
 
 
 # -- deriving the plans -------------------------------------------------------------------------------
@@ -434,6 +446,24 @@ def _key_field(contract: Contract, collection: str, param: str) -> str | None:
         if candidate and candidate in properties:
             return candidate
     return None
+
+
+def _merged(contract: Contract, schema: Mapping[str, Any], current: Item, changes: Mapping[str, Any]) -> Item:
+    """An update as grpc-gateway applies a PATCH body (its field mask is the body's fields, nested ones included):
+    a nested message is merged field by field; a map (``metadata``), a list or a scalar is replaced."""
+    out = dict(current)
+    for name, value in changes.items():
+        nested = _resolved(contract, schema.get("properties", {}).get(name, {}))
+        if isinstance(value, dict) and isinstance(out.get(name), dict) and "properties" in nested:
+            out[name] = _merged(contract, nested, out[name], value)
+        else:
+            out[name] = copy.deepcopy(value)
+    return out
+
+
+def _resolved(contract: Contract, schema: Mapping[str, Any]) -> Mapping[str, Any]:
+    ref = _ref(schema)
+    return contract.schema(ref) if ref else schema
 
 
 def _noun(schema_name: str | None) -> str:
