@@ -57,10 +57,11 @@ def table(report: SuiteReport) -> str:
 
 def details(report: SuiteReport) -> str:
     """The full messages of every check that failed, broke, or counts but did not run: the evidence behind the
-    table."""
+    table; and of a passing check that reports what its run covered (PROV-PUBLISHED-OPENAPI's counts)."""
     not_run = {r.id for r in report.not_run}  # why they did not run is what to fix
     blocks = [f"--- {r.id} ({r.level}, {'did not run' if r.id in not_run else r.outcome})\n{r.message}"
-              for r in report.results if r.outcome in ("failed", "error") or r.id in not_run]
+              for r in report.results if r.outcome in ("failed", "error") or r.id in not_run
+              or (r.outcome == "passed" and r.message)]
     return "\n\n".join(blocks)
 
 

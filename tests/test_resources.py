@@ -346,3 +346,21 @@ def test_an_update_merges_nested_messages_and_replaces_maps(api: Api) -> None:
 
     assert (updated["user_profile"]["first_name"], updated["user_profile"]["last_name"]) == ("Amazing", "Hopper")
     assert updated["metadata"] == {"c": "3"}  # a map field is one path of the mask: replaced whole
+
+
+@pytest.mark.parametrize(("method", "path", "body", "message"), [
+    ("GET", "/api/v1/users:search", None, "invalid query: value is required"),
+    ("GET", "/api/v1/logs/authentication/requests?start_time=", None, "invalid start_time: must be a valid date-time"),
+    ("POST", "/api/v1/organizations", {"display_name": "x", "logo_url": "https://\u0084"},
+     "invalid logo_url: must be a valid uri"),
+    ("POST", "/api/v1/passwordless/email/send", {"email": "a@b.example", "expires_in": 2**63},
+     "invalid expires_in: must be a valid int64"),
+    ("PATCH", f"{ORG}/session-policy", {"idle_session_timeout": 2**31}, None),
+])
+def test_what_protobuf_would_refuse_is_invalid_argument(api: Api, method: str, path: str, body: Any,
+                                                        message: str | None) -> None:
+    # grpc-gateway decodes into protobuf: integers keep their width, timestamps are RFC 3339
+    response = api(method, path, body)
+
+    assert response.status_code == 400 and response.json["code"] == 3
+    assert message is None or response.json["message"] == message

@@ -171,10 +171,10 @@ CATALOGUE: tuple[Case, ...] = (
     Case("token", "POST /oauth/token: client_credentials with the client's id and secret in the form",
          _post(), _TOKEN),
     Case("token-second", "the same token request again (a second token, for jti uniqueness)", _post(), _TOKEN),
-    Case("keys", "GET /keys: the JSON Web Key Set", lambda probe: Request("GET", "/keys"), "token.json default_key"),
+    Case("keys", "GET /keys: the JSON Web Key Set", lambda probe: Request("GET", "/keys"), "token.json kid_prefix"),
     Case("discovery", "GET /.well-known/openid-configuration", lambda probe: Request(
         "GET", "/.well-known/openid-configuration"), "mock_server/web/views/discovery.py"),
-    Case("jwks-uri", "GET the jwks_uri the discovery document names", _jwks_uri, "token.json default_key"),
+    Case("jwks-uri", "GET the jwks_uri the discovery document names", _jwks_uri, "token.json kid_prefix"),
     Case("token-wrong-secret", "POST /oauth/token with the client's id and a wrong secret",
          _post(client_secret=WRONG_SECRET), "errors.json oauth.invalid_client"),
     Case("token-unknown-client", "POST /oauth/token with a client id the environment does not know",

@@ -1,9 +1,10 @@
 """The catalogue of provider checks: stable IDs, levels, the source each rests on, and the cases it reads.
 
 The IDs are a public contract (reports, ``--only``, recordings read against them): never rename one.
-MUST checks are what the documentation (the seed docs page, scalekit-facts) or an RFC requires of
-the service; SHOULD checks what the documentation shows without requiring it, or what only the mock
-can be asked. The order is the run order: PROV-OPENAPI last, since it resets the mock between cases.
+MUST checks are what the documentation (the seed docs page, scalekit-facts, Scalekit's published OpenAPI
+document) or an RFC requires of the service; SHOULD checks what the documentation shows without requiring
+it, or what only the mock can be asked. The order is the run order: PROV-OPENAPI and PROV-PUBLISHED-OPENAPI
+last, since they reset the mock between cases.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from collections.abc import Iterable, Sequence
 
 from ..results import MUST, SHOULD
 from . import error_checks as err
-from . import openapi_check
+from . import openapi_check, published_check
 from . import token_checks as tok
 from .context import ProviderCheck
 
@@ -77,6 +78,11 @@ CATALOGUE: tuple[ProviderCheck, ...] = (
     ProviderCheck("PROV-OPENAPI", MUST, "the mock's own contract: its OpenAPI 3.1 document at "
                   "/_mock/openapi.json", "schemathesis, stateless over every sampled operation and stateful "
                   "over the links: no server error, no schema violation (mock only)", openapi_check.openapi),
+    ProviderCheck("PROV-PUBLISHED-OPENAPI", MUST, "Scalekit's published OpenAPI 3.1 document "
+                  "(fixtures/scalekit-openapi.json, 111 operations)", "schemathesis over the published document, "
+                  "valid and invalid data, stateful over derived links: no server error, no schema violation, no "
+                  "undocumented status (live: GET operations only, within a request budget)",
+                  published_check.published_openapi),
 )
 
 IDS = tuple(check.id for check in CATALOGUE)

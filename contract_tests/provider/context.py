@@ -41,6 +41,7 @@ class ProviderContext:
         self.probe = probe
         self.redactor = redactor
         self.expected: Fixtures = load_fixtures()
+        self.note = ""  # what a passing check reports of its run (its result's message), e.g. what it covered
 
     @property
     def target(self) -> Target:

@@ -1,17 +1,16 @@
 """PROV-OPENAPI: the mock's OpenAPI document is part of its contract; schemathesis holds the mock to it.
 
-Stateless: every operation of the document but a pairwise sample of the generic API routes, with
-generated valid and invalid input, without and with a valid token. Stateful: random chains of the
-linked operations (a token used as the next call's bearer, an organization created then fetched, a
-client added then used and removed). The mock runs in process, reset between cases. A live
-environment serves no such document: the check is skipped there.
+Stateless: every operation of the document (the token endpoint, keys, discovery, the control plane), with
+generated valid and invalid input. Stateful: random chains of the linked operations (a client added then
+used and removed, a token revoked). The mock runs in process, reset between cases. A live environment
+serves no such document: the check is skipped there. The REST API is PROV-PUBLISHED-OPENAPI's.
 """
 
 from __future__ import annotations
 
 from .context import ProviderContext
 
-STATELESS_EXAMPLES = 8  # per operation and per auth variant, as contract_tests/test_openapi.py
+STATELESS_EXAMPLES = 8  # per operation, as contract_tests/test_openapi.py
 STATEFUL_EXAMPLES, STATEFUL_STEPS = 20, 8
 
 

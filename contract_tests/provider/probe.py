@@ -76,6 +76,7 @@ class Probe:
 
     def __init__(self, target: Target, timeout: float = 10.0) -> None:
         self.target = target
+        self.timeout = timeout
         self.exchanges: dict[str, Exchange] = {}
         self.requests = 0  # every request sent, the mock-only helper requests included
         # Proxies from the environment apply to a live target; never to the mock on 127.0.0.1.

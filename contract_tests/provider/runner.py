@@ -113,4 +113,4 @@ def _outcome(check: ProviderCheck, ctx: ProviderContext) -> tuple[str, str]:
         return "error", f"the suite could not steer the mock: {exc}"
     except Exception as exc:  # noqa: BLE001 - a bug in one check must not lose the whole run's results
         return "error", f"the suite failed: {type(exc).__name__}: {exc}\n{traceback.format_exc(limit=-3)}"
-    return "passed", ""
+    return "passed", ctx.note

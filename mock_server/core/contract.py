@@ -43,6 +43,7 @@ class Parameter:
     name: str
     location: str  # "path" or "query"
     schema: Mapping[str, Any]
+    required: bool = False
 
 
 @dataclass(frozen=True)
@@ -59,11 +60,11 @@ class Operation:
     response_ref: str | None  # the success body's schema name (None: an empty message)
     documented_statuses: frozenset[int]
 
-    @property
+    @functools.cached_property  # read on every call
     def path_params(self) -> tuple[str, ...]:
         return tuple(p.name for p in self.parameters if p.location == "path")
 
-    @property
+    @functools.cached_property
     def query_params(self) -> tuple[Parameter, ...]:
         return tuple(p for p in self.parameters if p.location == "query")
 
@@ -118,12 +119,17 @@ class Contract:
     def query_message(self, op: Operation, query: Iterable[tuple[str, str]]) -> dict[str, Any]:
         """The query parameters the operation documents, typed as its schemas say (``a.b`` nests); a value that
         does not parse or breaks its schema is a 400 naming the parameter. Undocumented ones are ignored."""
+        if not op.query_params:
+            return {}
+        query = list(query)
         values: dict[str, list[str]] = {}
         for key, value in query:
             values.setdefault(key, []).append(value)
         message: dict[str, Any] = {}
         for param in op.query_params:
             if param.name not in values:
+                if param.required:
+                    raise ApiError("invalid_argument", message=f"invalid {param.name}: value is required")
                 continue
             typed = _typed(param, values[param.name])
             self._check(param.schema, typed, param.name)
@@ -159,7 +165,40 @@ class Contract:
 
         # a fragment's "#/components/..." references name the document, not the fragment
         absolute = schema_json.replace('"$ref": "#/', f'"$ref": "{DOCUMENT_URI}#/')
-        return Draft202012Validator(json.loads(absolute), registry=self._registry)
+        return Draft202012Validator(json.loads(absolute), registry=self._registry, format_checker=_formats())
+
+
+_RANGES = {"int32": (-2**31, 2**31 - 1), "int64": (-2**63, 2**63 - 1), "uint32": (0, 2**32 - 1),
+           "uint64": (0, 2**64 - 1)}
+_RFC3339 = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,9})?(Z|[+-]\d\d:\d\d)", re.IGNORECASE)
+_URI = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:[!-~]+")  # a scheme, then printable ASCII (RFC 3986 has no other)
+
+
+@functools.cache
+def _formats() -> Any:
+    """The formats the document uses that protobuf enforces when grpc-gateway decodes a request: integer widths
+    (a JSON number or, for 64-bit fields, a decimal string), RFC 3339 timestamps; and URIs as RFC 3986 spells
+    them. ``email`` is left unchecked: protobuf has no such type."""
+    from jsonschema import FormatChecker
+
+    checker = FormatChecker(formats=())
+
+    def ranged(name: str) -> None:
+        low, high = _RANGES[name]
+
+        def check(value: object) -> bool:
+            if isinstance(value, str):
+                if not re.fullmatch(r"-?[0-9]{1,20}", value):
+                    return False
+                value = int(value)
+            return not isinstance(value, int) or isinstance(value, bool) or low <= value <= high
+        checker.checks(name)(check)
+
+    for name in _RANGES:
+        ranged(name)
+    checker.checks("date-time")(lambda v: not isinstance(v, str) or bool(_RFC3339.fullmatch(v)))
+    checker.checks("uri")(lambda v: not isinstance(v, str) or bool(_URI.fullmatch(v)))
+    return checker
 
 
 def _operation(template: str, method: str, spec: Mapping[str, Any], rpcs: Mapping[str, str]) -> Operation:
@@ -167,7 +206,8 @@ def _operation(template: str, method: str, spec: Mapping[str, Any], rpcs: Mappin
     rpc = rpcs.get(f"{service}/{name}") or rpcs.get(f"{service}/{name.rstrip('0123456789')}")
     if rpc is None:  # the document names every RPC of the table; an unknown one is a fixture error
         raise ValueError(f"operation {spec['operationId']} names no RPC of the routes table")
-    parameters = tuple(Parameter(p["name"], p["in"], p.get("schema", {})) for p in spec.get("parameters", ()))
+    parameters = tuple(Parameter(p["name"], p["in"], p.get("schema", {}), bool(p.get("required")))
+                       for p in spec.get("parameters", ()))
     body = spec.get("requestBody", {}).get("content", {}).get("application/json", {}).get("schema", {})
     responses = spec.get("responses", {})
     success = next(code for code in responses if code.startswith("2"))

@@ -18,10 +18,10 @@ from collections.abc import Mapping, MutableMapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
-from .contract import Contract, has_field, load_contract
+from .contract import Contract, Operation, has_field, load_contract
 from .errors import ApiError
+from .org_clients import SECRET_RPCS, OrganizationClients
 from .org_clients import SERVICE as CLIENT_SERVICE
-from .org_clients import OrganizationClients
 from .resources import ResourceStore
 from .routes import Route
 
@@ -37,6 +37,7 @@ class ApiResources:
         self.plane = plane
         self._lock = threading.Lock()
         self._store: ResourceStore | None = None
+        self._operations: dict[int, Operation | None] = {}
         self.org_clients = OrganizationClients(plane, plane.fixtures.resources["organization_clients"])
 
     @functools.cached_property
@@ -65,7 +66,7 @@ class ApiResources:
         """The request message of a REST call, as grpc-gateway builds it: path parameters, the documented query
         parameters and the body (whole, or in the route's body field); a body that is not a JSON object is a
         400. Routes the document does not cover take no message."""
-        op = self.contract.operation(route.rpc, route.row.method, route.row.template)
+        op = self._operation(route)
         if op is None:
             return {}
         message = self.contract.query_message(op, parse_qsl(request.query, keep_blank_values=True))
@@ -83,20 +84,29 @@ class ApiResources:
     def call(self, route: Route, message: Mapping[str, Any],
              notes: MutableMapping[str, Any] | None = None) -> tuple[int, dict[str, Any]]:
         """Answer one API call; ``notes`` (the journal entry's extra) hears what a call did beyond its answer."""
-        op = self.contract.operation(route.rpc, route.row.method, route.row.template)
+        op = self._operation(route)
         if op is None or not all(has_field(message, p) for p in op.path_params):  # gRPC: the message names its binding
             op = self.contract.binding_for(route.rpc, message) or op
         if op is None:
             return 200, {}
         store = self.store
-        if route.rpc.startswith(CLIENT_SERVICE) and route.method_name.endswith("OrganizationClientSecret"):
+        if route.rpc in SECRET_RPCS:
             return op.success_status, self._client_secret(route, message)
+        if not route.rpc.startswith(CLIENT_SERVICE):
+            return store.call(op, message)
         with store.locked():
             status, answer = store.call(op, message)
             note = self.org_clients.after(route.rpc, message, answer)
         if notes is not None:
             notes.update(note)
         return status, answer
+
+    def _operation(self, route: Route) -> Operation | None:
+        """The document's operation of a route (looked up once per route: the API's hot path)."""
+        key = id(route)  # routes live as long as their table, which is cached per process
+        if key not in self._operations:
+            self._operations[key] = self.contract.operation(route.rpc, route.row.method, route.row.template)
+        return self._operations[key]
 
     def _client_secret(self, route: Route, message: Mapping[str, Any]) -> dict[str, Any]:
         """Adding or deleting a secret of an organization client: the client must exist in its organization."""

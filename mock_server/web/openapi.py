@@ -1,10 +1,10 @@
-"""The mock's OpenAPI 3.1 document: everything it serves, built from the route table and the fixtures.
+"""The mock's OpenAPI 3.1 document: the token endpoint, keys, discovery and the control plane under ``/_mock/``.
 
-Nothing here is listed per API route: the 444 operations come from ``fixtures/routes.tsv``, the error
-bodies from ``fixtures/errors.json``, the example credentials from ``fixtures/clients.json``. Only the
-organizations routes that answer real data, and the control plane under ``/_mock/``, are described
-by hand, because their bodies are code, not data. The document is built on the first request for it
-(views/spec.py), never at start.
+The REST API is not in it: Scalekit's published document describes it, and the mock serves that one
+beside this one, byte for byte as shipped, at ``/_mock/scalekit-openapi.json`` (views/spec.py; the contract
+run over it is ``contract_tests/published_run.py``). The error bodies come from ``fixtures/errors.json``, the
+example credentials from ``fixtures/clients.json``; the control plane is described by hand, because its
+bodies are code, not data. The document is built on the first request for it (views/spec.py), never at start.
 """
 
 from __future__ import annotations
@@ -12,20 +12,18 @@ from __future__ import annotations
 from typing import Any
 
 from ..core.control import ControlPlane
-from ..core.faults import FAMILIES
-from ..core.routes import _PARAM, Route
-from .openapi_schemas import SECURITY_SCHEME, Schema, components, json_response, ref_response, ref_schema
+from ..core.credentials import CONTROL_TOKEN_HEADER
+from ..core.faults import JOURNALED
+from .openapi_schemas import Schema, components, json_response, ref_response, ref_schema
 
 OPENAPI_VERSION = "3.1.0"
-ORGANIZATION_SERVICE = "scalekit.v1.organizations.OrganizationService"
-# The name of the path parameter standing for a grpc-gateway ``**`` (the rest of the path, '/' included).
-REMAINDER = "remainder"
+PUBLISHED_DOCUMENT = "/_mock/scalekit-openapi.json"
 # What ``_int_arg`` in views/controlapi.py accepts: an optional '-' and at most 17 digits.
 _QUERY_INT: Schema = {"type": "integer", "minimum": -(10**17 - 1), "maximum": 10**17 - 1}
 
 
 def build_openapi(control: ControlPlane) -> dict[str, Any]:
-    """The OpenAPI 3.1 document of a mock: token endpoint, keys, discovery, the API, the control plane."""
+    """The OpenAPI 3.1 document of a mock: token endpoint, keys, discovery, the control plane."""
     paths: dict[str, dict[str, Any]] = {"/oauth/token": {"post": _token_operation(control)}}
     for path, operation_id in (("/keys", "getKeys"), ("/.well-known/jwks.json", "getJwks")):
         paths[path] = {"get": _get(operation_id, "The JSON Web Key Set that verifies access tokens.", "Jwks",
@@ -35,146 +33,39 @@ def build_openapi(control: ControlPlane) -> dict[str, Any]:
     paths["/.well-known/oauth-authorization-server"] = {"get": _get(
         "getAuthorizationServerMetadata", "Where the token endpoint and the keys are (RFC 8414).",
         "AuthorizationServerMetadata", control)}
-    for route in control.routes.routes:
-        path, parameters = openapi_path(route.row.template)
-        paths.setdefault(path, {})[route.row.method.lower()] = _route_operation(route, parameters, control)
     for path, item in _control_paths().items():
         paths[f"/_mock{path}"] = item
     paths["/"] = {"get": _control("getIndex", "What this server is, and where its endpoints and docs are.", "Index")}
+    parts = components(control)
+    if control.config.control_token is not None:
+        _require_control_token(paths, parts)
     return {
         "openapi": OPENAPI_VERSION,
         "info": {"title": "scalekit-mock", "version": "0.1.0",
-                 "description": "A local mock of a Scalekit environment: machine-to-machine authentication, "
-                                "the REST API's routes, and the mock's own control plane under /_mock/."},
+                 "description": "A local mock of a Scalekit environment: machine-to-machine authentication and "
+                                "the mock's own control plane under /_mock/. The REST API is described by "
+                                f"Scalekit's published OpenAPI document, served beside this one at "
+                                f"{PUBLISHED_DOCUMENT}."},
         "paths": paths,
-        "components": components(control),
+        "components": parts,
     }
 
 
-# -- path templates ---------------------------------------------------------------------------------
-
-
-def openapi_path(template: str) -> tuple[str, list[Schema]]:
-    """A grpc-gateway path template as an OpenAPI path and its path parameters.
-
-    ``{name}`` is one path segment; before a ``:verb`` it cannot hold ':' either (the verb would be
-    lost), which OpenAPI cannot say in the path, so the parameter's pattern does. ``**`` (the rest of
-    the path, any number of segments) becomes the parameter ``{remainder}``, whose value may hold '/'.
-    """
-    parameters: list[Schema] = []
-    for match in _PARAM.finditer(template):
-        before_verb = template[match.end():match.end() + 1] == ":"
-        pattern = "^[^/:]+$" if before_verb else "^[^/]+$"
-        parameters.append(_path_parameter(match.group(1), {"type": "string", "minLength": 1, "pattern": pattern}))
-    path = _PARAM.sub(lambda m: "{" + m.group(1) + "}", template)
-    if "**" in path:
-        path = path.replace("**", "{" + REMAINDER + "}")
-        parameters.append(_path_parameter(REMAINDER, {"type": "string", "minLength": 1},
-                                          "The rest of the path (grpc-gateway `**`): one or more segments."))
-    return path, parameters
-
-
-def _path_parameter(name: str, schema: Schema, description: str | None = None) -> Schema:
-    parameter: Schema = {"name": name, "in": "path", "required": True, "schema": schema}
-    if description:
-        parameter["description"] = description
-    return parameter
-
-
-# -- the protected API ------------------------------------------------------------------------------
-
-
-def _route_operation(route: Route, parameters: list[Schema], control: ControlPlane) -> Schema:
-    row = route.row
-    service, method_name = row.rpc.rsplit("/", 1)
-    operation: Schema = {
-        "operationId": method_name, "summary": row.rpc, "tags": [service.rsplit(".", 1)[-1]],
-        "description": _route_description(route), "x-scalekit-rpc": row.rpc,
-        "x-scalekit-auth-type": row.auth_type, "x-scalekit-policy": route.policy,
-        "x-scalekit-permissions": list(row.permissions),
-        "parameters": parameters, "security": _route_security(route),
-    }
-    special = _organization_operation(route, control) if service == ORGANIZATION_SERVICE else None
-    if special is not None:
-        operation.update(special)
-    else:
-        if row.body_field and row.method in ("POST", "PUT", "PATCH"):
-            operation["requestBody"] = {"required": False, "content": {"application/json": {"schema": {
-                "description": f"The request's `{row.body_field}` (the mock ignores it)."}}}}
-        operation["responses"] = {"200": json_response("The call succeeded (the mock answers `{}`).", "Empty")}
-    operation["responses"].update(_route_errors(route, parameters))
-    operation["responses"].update(_rate_limited(control, "api"))
-    return operation
-
-
-def _route_description(route: Route) -> str:
-    if route.policy == "none":
-        return "Needs no token."
-    needs = " or ".join(f"`{p}`" for p in route.row.permissions) or "no particular permission"
-    if route.policy == "not_client":
-        return f"Takes dashboard or session credentials only: a client-credentials token gets 403 ({needs})."
-    return f"Needs a client-credentials token with {needs} (an environment client's token has every permission)."
-
-
-def _route_security(route: Route) -> list[dict[str, list[str]]]:
-    """No token, or a bearer token holding any one of the route's permissions (alternatives are OR-ed)."""
-    if route.policy == "none":
-        return []
-    return [{SECURITY_SCHEME: [p]} for p in route.row.permissions] or [{SECURITY_SCHEME: []}]
-
-
-def _rate_limited(control: ControlPlane, family: str) -> dict[str, Schema]:
-    """The 429 of the rate limit (off unless set) on the operations of a family it counts (rate_limit.json)."""
-    return {"429": ref_response("ApiRateLimited")} if family in control.rate_limiter.families else {}
-
-
-def _route_errors(route: Route, parameters: list[Schema]) -> dict[str, Schema]:
-    """The documented API errors a route can answer; a path parameter can name nothing, or leave the route."""
-    errors: dict[str, Schema] = {}
-    if route.policy != "none":
-        errors["401"] = ref_response("ApiUnauthenticated")
-        if route.policy == "not_client" or route.row.permissions:
-            errors["403"] = ref_response("ApiPermissionDenied")
-    if parameters:
-        errors["404"] = ref_response("ApiNotFound")
-        errors["405"] = ref_response("ApiMethodNotAllowed")
-    return errors
-
-
-def _organization_operation(route: Route, control: ControlPlane) -> Schema | None:
-    """ListOrganization, GetOrganization and CreateOrganization answer sample data (core/resources.py)."""
-    orgs = {"organizations": control.fixtures.resources["seed"]["organizationsOrganization"]}
-    paging = control.fixtures.resources["paging"]
-    name = route.method_name
-    if name == "ListOrganization":
-        size: Schema = {"type": "integer", "minimum": paging["min_page_size"], "maximum": paging["max_page_size"],
-                        "description": f"absent: {paging['default_page_size']}."}
-        # Page tokens are opaque: only the ones this mock handed out are valid. The listed ones are
-        # valid whatever the state (organizations are only ever added); others may answer 400.
-        token: Schema = {"type": "string", "enum": ["", *(str(i) for i in range(len(orgs["organizations"]) + 1))],
-                         "description": "A next_page_token or prev_page_token of an earlier page; empty for the first."}
-        return {"parameters": [{"name": "page_size", "in": "query", "schema": size},
-                               {"name": "page_token", "in": "query", "schema": token}],
-                "responses": {"200": _linked(json_response("A page of organizations.", "ListOrganizationsResponse"),
-                                             GetFirstOrganization=_link("GetOrganization", {
-                                                 "path.id": "$response.body#/organizations/0/id"}),
-                                             NextPage=_link("ListOrganization", {
-                                                 "query.page_token": "$response.body#/next_page_token"})),
-                              "400": ref_response("ApiInvalidArgument")}}
-    if name == "GetOrganization":
-        example = orgs["organizations"][0]["id"]
-        parameters = [_path_parameter("id", {"type": "string", "minLength": 1, "pattern": "^[^/]+$",
-                                             "examples": [example]})]
-        return {"parameters": parameters,
-                "responses": {"200": json_response("The organization.", "OrganizationResponse")}}
-    if name == "CreateOrganization":
-        return {"requestBody": {"required": True, "content": {"application/json": {"schema": ref_schema(
-                    "CreateOrganizationRequest")}}},
-                "responses": {"200": _linked(json_response("The organization created.", "OrganizationResponse"),
-                                             GetCreatedOrganization=_link("GetOrganization", {
-                                                 "path.id": "$response.body#/organization/id"})),
-                              "400": ref_response("ApiInvalidArgument")}}
-    return None
+def _require_control_token(paths: dict[str, dict[str, Any]], parts: dict[str, Any]) -> None:
+    """A mock with a control token (bound beyond loopback, or given one) wants it on every ``/_mock/`` request
+    (pipeline/guard.py); the document of a mock without one declares nothing, as nothing is asked."""
+    parts["securitySchemes"] = {"mockControlToken": {
+        "type": "apiKey", "in": "header", "name": CONTROL_TOKEN_HEADER,
+        "description": "This mock's control token (serve prints one it makes; MockServer.control_token)."}}
+    parts["responses"]["ControlUnauthorized"] = {
+        "description": "Refused: the control token is missing or wrong.",
+        "content": {"application/json": {"schema": {"type": "object", "properties": {"error": {"type": "string"}},
+                                                    "required": ["error"], "additionalProperties": False}}}}
+    for path, item in paths.items():
+        if path.startswith("/_mock/"):
+            for operation in item.values():
+                operation["security"] = [{"mockControlToken": []}]
+                operation["responses"]["401"] = ref_response("ControlUnauthorized")
 
 
 # -- token endpoint, keys, discovery ----------------------------------------------------------------
@@ -187,6 +78,8 @@ def _token_operation(control: ControlPlane) -> Schema:
                        "client_id": {"type": "string", "minLength": 1},
                        "client_secret": {"type": "string", "minLength": 1},
                        "scope": {"type": "string", "description": "Space-separated permissions to narrow to."}},
+        # Other parameters are ignored, but none may come twice (RFC 6749 3.2), as a list would.
+        "additionalProperties": {"type": ["string", "number", "boolean", "null"]},
     }
     # The example uses a default client of fixtures/clients.json (published anyway); never a configured one's secret.
     published = {(c["client_id"], c["client_secret"]) for c in control.fixtures.clients}
@@ -201,12 +94,15 @@ def _token_operation(control: ControlPlane) -> Schema:
                        "(RFC 6749 2.3.1), not both. Any other method answers 405 with `Allow: POST`.",
         "requestBody": {"required": True, "content": {"application/x-www-form-urlencoded": {"schema": form}}},
         "responses": {"200": _linked({**json_response("An access token.", "TokenResponse"), "headers": no_store},
-                                     ListOrganizationsWithIt=_link("ListOrganization", {
-                                         "header.Authorization": "Bearer {$response.body#/access_token}"}),
                                      RevokeIt=_link("mock_revoke", body={"token": "$response.body#/access_token"})),
                       "400": ref_response("OAuthBadRequest"), "401": ref_response("OAuthInvalidClient"),
                       **_rate_limited(control, "token")},
     }
+
+
+def _rate_limited(control: ControlPlane, family: str) -> dict[str, Schema]:
+    """The 429 of the rate limit (off unless set) on the operations of a family it counts (rate_limit.json)."""
+    return {"429": ref_response("ApiRateLimited")} if family in control.rate_limiter.families else {}
 
 
 def _header(value: str) -> Schema:
@@ -229,7 +125,7 @@ def _control_paths() -> dict[str, dict[str, Any]]:
     client_id = [_path_parameter("client_id", {"type": "string", "pattern": "^[A-Za-z0-9_.-]{1,128}$"})]
     journal_query = [{"name": n, "in": "query", "schema": s} for n, s in (
         ("path", {"type": "string", "description": "An exact path, or a prefix ending in '*'."}),
-        ("endpoint", {"enum": list(FAMILIES)}), ("status", _QUERY_INT), ("since", _QUERY_INT), ("limit", _QUERY_INT))]
+        ("endpoint", {"enum": list(JOURNALED)}), ("status", _QUERY_INT), ("since", _QUERY_INT), ("limit", _QUERY_INT))]
     return _json_only({
         "/": {"get": _control("getControlIndex", "What this server is, and where its endpoints and docs are.",
                               "Index")},
@@ -260,7 +156,8 @@ def _control_paths() -> dict[str, dict[str, Any]]:
         "/faults": {
             "get": _control("listFaults", "The faults still queued.", "FaultList"),
             "post": _control("addFault", "Queue a fault for the next matching requests.", "Fault",
-                             body="FaultSpec", errors=bad, status="201"),
+                             body="FaultSpec", errors={**bad, "409": ref_response("ControlNoSecondOrigin")},
+                             status="201"),
             "delete": _control("clearFaults", "Drop every queued fault.", "EmptyFaultList"),
         },
         "/rate-limit": {
@@ -275,6 +172,9 @@ def _control_paths() -> dict[str, dict[str, Any]]:
             "delete": _control("clearJournal", "Forget the requests served.", "EmptyJournal"),
         },
         "/openapi.json": {"get": _control("getOpenApi", "This document.", "OpenApiDocument")},
+        "/scalekit-openapi.json": {"get": _control(
+            "getScalekitOpenApi", "Scalekit's published OpenAPI document of the REST API, as shipped "
+            "(fixtures/scalekit-openapi.json), beside this one.", "OpenApiDocument")},
     })
 
 
@@ -292,6 +192,10 @@ def _json_only(paths: dict[str, dict[str, Schema]]) -> dict[str, dict[str, Schem
             operation["responses"].update({"403": ref_response("ControlCrossOrigin"),
                                            "415": ref_response("ControlUnsupportedMediaType")})
     return paths
+
+
+def _path_parameter(name: str, schema: Schema) -> Schema:
+    return {"name": name, "in": "path", "required": True, "schema": schema}
 
 
 def _control(operation_id: str, summary: str, schema: str, *, body: str | None = None,

@@ -1,4 +1,4 @@
-"""The components of the mock's OpenAPI document: body schemas, error responses, security schemes.
+"""The components of the mock's OpenAPI document: body schemas and error responses.
 
 Error bodies come from ``fixtures/errors.json``; the rest describes what the views answer and accept.
 """
@@ -9,20 +9,27 @@ from typing import Any
 
 from ..core.control import MAX_ADVANCE, MAX_TIME, ControlPlane
 from ..core.data import Fixtures
-from ..core.faults import _FRAMING_HEADERS, ENDPOINTS, FAMILIES, FINAL_STATUSES, MALFORMED
+from ..core.faults import (
+    _FRAMING_HEADERS,
+    DEFAULT_REDIRECT_STATUS,
+    ENDPOINTS,
+    FAMILIES,
+    FINAL_STATUSES,
+    LOCATION_PATTERN,
+    MALFORMED,
+    REDIRECT_STATUSES,
+)
 from ..core.ratelimit import MAX_REQUESTS_PER_MINUTE, WINDOW_SECONDS
 
 Schema = dict[str, Any]
 
-SECURITY_SCHEME = "bearerAuth"
 NULLABLE_STR: Schema = {"type": ["string", "null"]}
 _STRINGS: Schema = {"type": "array", "items": {"type": "string"}}
 
 
 def components(control: ControlPlane) -> dict[str, Any]:
-    """The ``components`` object: schemas, error responses and security schemes."""
-    return {"schemas": _schemas(control), "responses": _error_responses(control.fixtures),
-            "securitySchemes": _security_schemes(control)}
+    """The ``components`` object: schemas and error responses."""
+    return {"schemas": _schemas(control), "responses": _error_responses(control.fixtures)}
 
 
 def ref_response(name: str) -> Schema:
@@ -46,22 +53,9 @@ def _object(properties: dict[str, Schema], *, required: list[str] | None = None,
     return schema
 
 
-def _security_schemes(control: ControlPlane) -> dict[str, Schema]:
-    full = control.policy.full_access_scope
-    scopes = {p: f"The `{p}` permission." for p in sorted(control.routes.all_permissions)}
-    return {
-        SECURITY_SCHEME: {"type": "http", "scheme": "bearer", "bearerFormat": "JWT",
-                          "description": "An access token from POST /oauth/token, RS256-signed by a key of /keys."},
-        "clientCredentials": {"type": "oauth2", "description": "How the bearer tokens are obtained.",
-                              "flows": {"clientCredentials": {"tokenUrl": "/oauth/token",
-                                                              "scopes": {full: "Full access.", **scopes}}}},
-    }
-
-
 def _error_responses(fixtures: Fixtures) -> dict[str, Schema]:
     """Every documented error body, from fixtures/errors.json, one response per status and family."""
-    api = [("ApiInvalidArgument", 400), ("ApiUnauthenticated", 401), ("ApiPermissionDenied", 403),
-           ("ApiNotFound", 404), ("ApiMethodNotAllowed", 405), ("ApiRateLimited", 429)]
+    api = [("ApiRateLimited", 429)]  # the rate limit's answer, on every family it counts
     oauth = [("OAuthBadRequest", 400), ("OAuthInvalidClient", 401), ("OAuthMethodNotAllowed", 405)]
     control_error = _object({"error": {"type": "string"}})
     responses = {name: _error_response(f"google.rpc.Status ({status})", _api_error(fixtures, status))
@@ -74,6 +68,9 @@ def _error_responses(fixtures: Fixtures) -> dict[str, Schema]:
                                                    "its own).", control_error)
     responses["ControlCrossOrigin"] = _error_response("Refused: the request came from another origin (its Origin is "
                                                       "not the mock's, or Sec-Fetch-Site: cross-site).", control_error)
+    responses["ControlNoSecondOrigin"] = _error_response(
+        "A redirect fault without 'location' sends clients to the second origin, which only a started MockServer "
+        "serves.", control_error)
     responses["ControlUnsupportedMediaType"] = _error_response(
         "Refused: a request that changes state must be sent with Content-Type: application/json.", control_error)
     return responses
@@ -99,8 +96,7 @@ def _oauth_error(fixtures: Fixtures, status: int) -> Schema:
 
 
 def _schemas(control: ControlPlane) -> dict[str, Schema]:
-    return {**_token_schemas(control), **_organization_schemas(), **_control_schemas(control.fixtures),
-            "Empty": _object({}),
+    return {**_token_schemas(control), **_control_schemas(control.fixtures),
             "EmptyRequest": {"type": "object", "description": "Any JSON object (send {}): the operation reads "
                              "nothing from it, but the control plane takes JSON requests only."}}
 
@@ -129,31 +125,6 @@ def _token_schemas(control: ControlPlane) -> dict[str, Schema]:
     }
 
 
-def _organization_schemas() -> dict[str, Schema]:
-    feature = _object({"name": {"type": "string"}, "enabled": {"type": "boolean"}})
-    organization = _object({
-        "id": {"type": "string"}, "create_time": {"type": "string", "format": "date-time"},
-        "update_time": {"type": "string", "format": "date-time"}, "display_name": {"type": "string"},
-        "region_code": {"type": "string"}, "external_id": {"type": "string"},
-        "metadata": {"type": "object", "additionalProperties": {"type": "string"}},
-        "settings": _object({"features": {"type": "array", "items": feature}}),
-    })
-    # display_name must hold a character Python's str.strip() keeps: \s plus what only Python counts as space.
-    name = {"type": "string", "maxLength": 200, "pattern": "[^\\s\\x1c-\\x1f\\x85]"}
-    create = _object({"display_name": name, "external_id": NULLABLE_STR, "region_code": NULLABLE_STR,
-                      "metadata": {"type": "object", "additionalProperties": {"type": "string"}}},
-                     required=["display_name"], closed=False)
-    return {
-        "Organization": organization,
-        "OrganizationResponse": _object({"organization": ref_schema("Organization")}),
-        "ListOrganizationsResponse": _object({
-            "organizations": {"type": "array", "items": ref_schema("Organization")},
-            "next_page_token": {"type": "string"}, "prev_page_token": {"type": "string"},
-            "total_size": {"type": "integer", "minimum": 0}}),
-        "CreateOrganizationRequest": create,
-    }
-
-
 def _fault_specs(fixtures: Fixtures) -> Schema:
     """What ``faults.fault_from_mapping`` accepts, one alternative per kind."""
     hang_max = float(fixtures.faults["hang_max_seconds"])
@@ -170,6 +141,11 @@ def _fault_specs(fixtures: Fixtures) -> Schema:
         "delay": seconds, "hang": seconds, "drop": {},
         "malformed_token": {"endpoint": {"const": "token"}, "variant": {"enum": list(MALFORMED)}},
         "token_expired": {"endpoint": {"const": "api"}}, "forbidden": {"endpoint": {"const": "api"}},
+        "redirect": {"status": {"enum": list(REDIRECT_STATUSES), "default": DEFAULT_REDIRECT_STATUS},
+                     "location": {"type": ["string", "null"], "pattern": f"^{LOCATION_PATTERN}$",
+                                  "description": "Where to send the client; by default (null) the same path and "
+                                  "query on the second origin, whose requests are journaled as endpoint 'foreign'."},
+                     "headers": _fault_headers(also=frozenset({"location"}))},
     }
     alternatives = []
     for kind, fields in extra.items():
@@ -182,10 +158,11 @@ def _fault_specs(fixtures: Fixtures) -> Schema:
     return {"oneOf": alternatives}
 
 
-def _fault_headers() -> Schema:
-    """What faults.py lets a fault answer with: RFC 9110 names, Latin-1 values, none the server sets."""
+def _fault_headers(also: frozenset[str] = frozenset()) -> Schema:
+    """What faults.py lets a fault answer with: RFC 9110 names, Latin-1 values, none the server sets (nor those
+    ``also`` names: a redirect's Location is its own field)."""
     framing = "|".join("".join(f"[{c.upper()}{c}]" if c.isalpha() else c for c in name)
-                       for name in sorted(_FRAMING_HEADERS))
+                       for name in sorted(_FRAMING_HEADERS | also))
     return {"type": "object", "propertyNames": {"pattern": f"^(?!(?:{framing})$)[!#$%&'*+\\-.^_`|~0-9A-Za-z]+$"},
             "additionalProperties": {"type": "string", "pattern": "^[\\t\\x20-\\x7e\\x80-\\xff]*$"}}
 
@@ -207,7 +184,7 @@ def _control_schemas(fixtures: Fixtures) -> dict[str, Schema]:
                      "path": {"type": "string"}, "method": {"type": "string"}, "count": count,
                      "status": {"type": "integer"}, "preset": {"type": "string"}, "body": {},
                      "headers": {"type": "object", "additionalProperties": {"type": "string"}},
-                     "seconds": number, "variant": {"type": "string"}},
+                     "seconds": number, "variant": {"type": "string"}, "location": {"type": "string"}},
                     required=["id", "kind", "endpoint", "count", "headers"])
     pending = {**fault, "properties": {**fault["properties"], "remaining": count},
                "required": [*fault["required"], "remaining"]}
@@ -236,7 +213,8 @@ def _control_schemas(fixtures: Fixtures) -> dict[str, Schema]:
             {"properties": {"all": {"const": True}}, "required": ["all"]},
             {"properties": {"all": {"not": {"const": True}}, "jti": {"type": "string", "minLength": 1}},
              "required": ["jti"], "not": {"required": ["token"]}},
-            {"properties": {"all": {"not": {"const": True}}, "token": {
+            # Beside a token, a jti must be a string or null too (views/controlapi.py).
+            {"properties": {"all": {"not": {"const": True}}, "jti": NULLABLE_STR, "token": {
                 "type": "string", "description": "A token this mock issued (its jti is revoked)."}},
              "required": ["token"]}]},
         "Revoked": {"oneOf": [_object({"revoked_up_to": {"type": "integer"}}),

@@ -1,4 +1,5 @@
-"""``GET /_mock/openapi.json``: the mock's OpenAPI document, built on the first request and kept."""
+"""``GET /_mock/openapi.json``: the mock's OpenAPI document, built on the first request and kept; beside it,
+``GET /_mock/scalekit-openapi.json``: Scalekit's published document of the REST API, as shipped."""
 
 from __future__ import annotations
 
@@ -20,6 +21,12 @@ _build_lock = threading.Lock()
 @bp.get("/openapi.json")
 def openapi() -> Response:
     return Response(document_text(), mimetype="application/json")
+
+
+@bp.get("/scalekit-openapi.json")
+def published_openapi() -> Response:
+    # The very file the API answers from (fixtures/, or the --fixtures directory's copy), byte for byte.
+    return Response(control().fixtures.openapi_path.read_bytes(), mimetype="application/json")
 
 
 def document_text() -> str:
