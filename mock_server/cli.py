@@ -20,8 +20,9 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from .core.config import MockConfig
+from .core.config import SIGNING_KEYS, MockConfig
 from .core.control import default_clients
+from .core.credentials import CONTROL_TOKEN_HEADER
 from .core.data import load_fixtures
 from .core.errors import MockError
 from .core.journal import JournalEntry
@@ -30,6 +31,7 @@ from .pipeline.guard import is_loopback
 from .server import MockServer
 
 DEFAULT_PORT = 8080
+CONTROL_TOKEN_ENV = "SCALEKIT_MOCK_CONTROL_TOKEN"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -58,7 +60,13 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--tls-key", metavar="PEM", help="the private key of --tls-cert")
     serve.add_argument("--rate-limit", type=_rate_limit, metavar="N", help="answer API requests past N per minute "
                        "of the mock's clock with 429 RATE_LIMITED, as Scalekit's rate limit does (default: no limit)")
+    serve.add_argument("--signing-key-file", metavar="PEM", help="sign tokens with this RSA private key (default: a "
+                       "key generated for this run)")
+    serve.add_argument("--signing-key", choices=SIGNING_KEYS, help="'fixture': sign with the key shipped in the "
+                       "package, the same JWKS and kid in every run (deterministic, for reproducible tests; INSECURE: "
+                       "its private key is public). Default 'generated': a key made for this run")
     _add_allowed_host(serve)
+    _add_control_token(serve)
     _add_proxy(commands)
     token = commands.add_parser("token", help="print a fresh access token from a running mock",
                                 description="Ask a running mock for a token (for curl). Credentials and URL "
@@ -121,12 +129,20 @@ def _add_proxy(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     proxy.add_argument("--journal-size", type=int, default=10_000, metavar="N", help="journal ring size")
     proxy.add_argument("--quiet", action="store_true", help="don't log a line per request")
     _add_allowed_host(proxy)
+    _add_control_token(proxy)
 
 
 def _add_allowed_host(command: argparse.ArgumentParser) -> None:
     command.add_argument("--allowed-host", metavar="NAME", action="append", dest="allowed_hosts",
                          help="also answer requests whose Host is NAME (repeatable). Bound to loopback, the mock "
                          "answers only to localhost, 127.x, [::1] and its configured host (DNS-rebinding guard)")
+
+
+def _add_control_token(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--control-token", metavar="TOKEN", help=f"require TOKEN in the {CONTROL_TOKEN_HEADER} "
+                         f"header of every /_mock/ request (default ${CONTROL_TOKEN_ENV}; bound beyond loopback "
+                         "without one, the mock makes one and prints it). A flag shows in the process list: prefer "
+                         "the variable or the config file")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -155,7 +171,9 @@ def serve_config(args: argparse.Namespace, environ: dict[str, str] | os._Environ
     flags = {"host": args.host, "port": args.port, "token_lifetime": args.token_lifetime,
              "journal_size": args.journal_size, "threads": args.threads, "fixtures_dir": args.fixtures,
              "grpc": args.grpc, "tls": args.tls, "tls_cert": args.tls_cert, "tls_key": args.tls_key,
-             "rate_limit": args.rate_limit}
+             "rate_limit": args.rate_limit, "signing_key_file": args.signing_key_file,
+             "signing_key": args.signing_key,
+             "control_token": args.control_token or environ.get(CONTROL_TOKEN_ENV) or None}
     overrides = flags["fixtures_dir"] or config.fixtures_dir
     config = config.with_env(environ, default_clients(load_fixtures(Path(overrides) if overrides else None)))
     allowed = (*config.allowed_hosts, *(args.allowed_hosts or ()))  # the flags add to the config file's
@@ -168,9 +186,30 @@ def exposure_warning(config: MockConfig, port: int) -> str | None:
     if is_loopback(config.host):
         return None
     return (f"# WARNING: bound to {config.host}, not loopback: anyone who can reach this machine on port {port} can "
-            "use the control plane (/_mock/: reset, faults, clients and their secrets, signing keys, the clock, "
-            "revocations, the journal) and get tokens with the printed credentials. The Host check against DNS "
-            "rebinding is off. Bind to 127.0.0.1 (the default) unless other machines must reach the mock.")
+            "get tokens with the printed credentials and call the API with them, and anyone who also holds the "
+            "control token can use the control plane (/_mock/: reset, faults, clients and their secrets, signing "
+            "keys, the clock, revocations, the journal). The Host check against DNS rebinding is off. Bind to "
+            "127.0.0.1 (the default) unless other machines must reach the mock.")
+
+
+def control_token_lines(server: MockServer, given: str | None, args: argparse.Namespace,
+                        environ: Mapping[str, str]) -> list[str]:
+    """What stderr says of the control token: one the mock made is printed, this once; one ``given`` (flag,
+    environment, config file) is the user's, and is named, not printed (it would land in CI logs). Nothing when
+    the control plane needs none."""
+    if server.control_token is None:
+        return []
+    if given is None:
+        return [f"# /_mock/ requests need this control token, made for this run, in the {CONTROL_TOKEN_HEADER} "
+                "header (it is not shown again):", f"export {CONTROL_TOKEN_ENV}={server.control_token}"]
+    if args.control_token:
+        source = "--control-token"
+    elif environ.get(CONTROL_TOKEN_ENV):
+        source = f"{CONTROL_TOKEN_ENV} in this environment"
+    else:
+        source = f"the config file {args.config}"
+    return [f"# /_mock/ requests need the control token from {source} (not printed), in the {CONTROL_TOKEN_HEADER} "
+            "header"]
 
 
 def serve(args: argparse.Namespace) -> int:
@@ -178,6 +217,7 @@ def serve(args: argparse.Namespace) -> int:
     server = MockServer(config, log=log_entry if config.log_requests else None).start()
     stop = _stop_on_signals()
     _warn_exposure(config, server.port)
+    _print_control_token(server, config.control_token, args, os.environ)
     faces = " with the gRPC face" if config.grpc else ""
     print(f"# scalekit-mock serving {server.url}{faces} (Ctrl-C to stop). For your client:")
     for line in exports(server, os.environ, args.config):
@@ -219,7 +259,8 @@ def proxy_config(args: argparse.Namespace, environ: Mapping[str, str]) -> MockCo
         raise MockError("name the environment to forward to: --upstream URL (or set SCALEKIT_ENVIRONMENT_URL)")
     config = MockConfig(host=args.host, port=args.port, upstream=upstream, upstream_timeout=args.timeout,
                         upstream_budget=args.budget, journal_size=args.journal_size, log_requests=not args.quiet,
-                        allowed_hosts=tuple(args.allowed_hosts or ()))
+                        allowed_hosts=tuple(args.allowed_hosts or ()),
+                        control_token=args.control_token or environ.get(CONTROL_TOKEN_ENV) or None)
     return config.with_env(environ)
 
 
@@ -232,6 +273,7 @@ def run_proxy(args: argparse.Namespace) -> int:
         raise MockError(f"the upstream {config.upstream} is this proxy itself: name the real environment")
     stop = _stop_on_signals()
     _warn_exposure(config, server.port)
+    _print_control_token(server, config.control_token, args, environ)
     print(f"# scalekit-mock proxying {config.upstream} on {server.url} (Ctrl-C to stop). For your client:")
     print(f"export SCALEKIT_ENVIRONMENT_URL={server.url}")
     if environ.get("SCALEKIT_CLIENT_ID") and environ.get("SCALEKIT_CLIENT_SECRET"):
@@ -247,6 +289,12 @@ def _warn_exposure(config: MockConfig, port: int) -> None:
     warning = exposure_warning(config, port)
     if warning is not None:
         print(warning, file=sys.stderr, flush=True)
+
+
+def _print_control_token(server: MockServer, given: str | None, args: argparse.Namespace,
+                         environ: Mapping[str, str]) -> None:
+    for line in control_token_lines(server, given, args, environ):
+        print(line, file=sys.stderr, flush=True)
 
 
 def _stop_on_signals() -> threading.Event:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable, Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, cast
@@ -9,14 +10,16 @@ from typing import TYPE_CHECKING, Any, cast
 from .core.clients import Client
 from .core.config import MockConfig
 from .core.control import ControlPlane
+from .core.credentials import CONTROL_TOKEN_HEADER
 from .core.errors import MockError
 from .core.journal import JournalEntry
-from .pipeline.guard import Guard
+from .pipeline.guard import Guard, is_loopback
 from .servers.base import Server, make_server
 from .web.app import create_app
 
 if TYPE_CHECKING:
     from .faces.wsgi import JournalMiddleware
+    from .servers.second_origin import SecondOrigin
     from .servers.tls import TlsFiles
 
 
@@ -41,17 +44,25 @@ class MockServer:
     With ``upstream=URL`` it is a journaling proxy in front of that environment instead (proxy mode,
     docs/control-plane.md): clients are then the real ones, and operations on clients and keys are
     refused with a ``ControlError``.
+
+    Bound beyond loopback, anyone on the network reaches ``/_mock/``: the mock then makes a control token
+    (``control_token``) unless the config gives one, and refuses ``/_mock/`` requests without it. Its own methods
+    call the control plane in process and need none.
     """
 
     def __init__(self, config: MockConfig | None = None, *, log: Callable[[JournalEntry], None] | None = None,
                  **overrides: Any) -> None:
         from dataclasses import replace
 
-        self.config = replace(config or MockConfig(), **overrides)
+        config = replace(config or MockConfig(), **overrides)
+        if config.control_token is None and not is_loopback(config.host):
+            config = replace(config, control_token=secrets.token_urlsafe(32))
+        self.config = config
         self.control = ControlPlane(self.config)
         self.app = create_app(control=self.control, log=log)
         self._proxy: Any = self.app.extensions["scalekit_mock.proxy"]  # a Proxy in proxy mode, else None
         self._server: Server | None = None
+        self._second_origin: SecondOrigin | None = None
 
     @property
     def tls(self) -> TlsFiles | None:
@@ -82,7 +93,13 @@ class MockServer:
         self.control.set_issuer(self.url)
         middleware = cast("JournalMiddleware", self.app.wsgi_app)
         middleware.guard = Guard.for_server(bind=config.host, scheme=server.scheme, port=self.port,
-                                            issuer=config.issuer, allowed_hosts=config.allowed_hosts)
+                                            issuer=config.issuer, allowed_hosts=config.allowed_hosts,
+                                            control_token=config.control_token)
+        from .servers.second_origin import SecondOrigin  # with the server, as make_server imports it: uvicorn
+
+        # Bound by the first redirect fault that needs it (control.second_origin_url), not now: most runs never do.
+        self._second_origin = SecondOrigin(middleware.pipeline, server.tls)
+        self.control.second_origin = self._second_origin.url
         server.start()
         return self
 
@@ -92,6 +109,12 @@ class MockServer:
         if server is None:
             return
         self.control.shutdown()
+        self.control.second_origin = None
+        second, self._second_origin = self._second_origin, None
+        if second is not None:
+            second.stop()
+            if second.error is not None:
+                self.control.errors.append(second.error)
         server.stop()
         if server.error is not None:
             self.control.errors.append(server.error)
@@ -141,6 +164,17 @@ class MockServer:
         """How many requests this mock has forwarded to its upstream since it started (0 in mock mode)."""
         relay = self.control.relay
         return relay.forwarded if relay is not None else 0
+
+    @property
+    def control_token(self) -> str | None:
+        """What every ``/_mock/`` request must carry, in ``X-Scalekit-Mock-Control-Token`` (``None``: nothing)."""
+        return self.config.control_token
+
+    @property
+    def control_headers(self) -> dict[str, str]:
+        """The headers an HTTP call to this mock's ``/_mock/`` needs besides its JSON body (empty: none)."""
+        token = self.config.control_token
+        return {CONTROL_TOKEN_HEADER: token} if token is not None else {}
 
     @property
     def env(self) -> dict[str, str]:

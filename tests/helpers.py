@@ -1,10 +1,10 @@
-"""Small HTTP helpers shared by the project's tests (talking to a MockServer on 127.0.0.1)."""
+"""Small helpers shared by the project's tests: HTTP to a MockServer on 127.0.0.1, and a child process's output."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import IO, Any
 
 import requests
 
@@ -41,3 +41,16 @@ def wait_until(condition: Callable[[], bool], seconds: float, every: float = 0.0
         if time.monotonic() > deadline:
             raise AssertionError(f"not reached within {seconds} s")
         time.sleep(every)
+
+
+def read_lines(stream: IO[str] | None, until: str) -> list[str]:
+    """A child's lines up to and including the first that starts with ``until`` (an error if the stream ends
+    first; bound the wait with a watchdog that kills the child)."""
+    assert stream is not None
+    lines: list[str] = []
+    while not lines or not lines[-1].startswith(until):
+        line = stream.readline()
+        if not line:
+            raise AssertionError(f"the child ended before a line starting {until!r}: {lines}")
+        lines.append(line)
+    return lines

@@ -92,12 +92,8 @@ def assemble(header: dict[str, Any], claims: dict[str, Any], sign: Callable[[byt
     return f"{signing_input}.{b64url(sign(signing_input.encode('ascii')))}"
 
 
-@cache
-def fixture_signing_key() -> rsa.RSAPrivateKey:
-    """The mock's default signing key, read from the fixture file (not from the server)."""
-    key = serialization.load_pem_private_key((FIXTURES / TOKEN["default_key"]["file"]).read_bytes(), password=None)
-    assert isinstance(key, rsa.RSAPrivateKey)
-    return key
+def mock_kid(server: MockServer) -> str:
+    return server.control.keys.current.kid
 
 
 @cache
@@ -111,13 +107,15 @@ def real_claims(server: MockServer, client: dict[str, Any] = ENV_CLIENT) -> dict
     return claims
 
 
-def signed_by_fixture_key(claims: dict[str, Any], kid: str = TOKEN["default_key"]["kid"]) -> str:
-    return jwt.encode(claims, fixture_signing_key(), algorithm="RS256", headers={"kid": kid})
+def signed_by_mock_key(server: MockServer, claims: dict[str, Any], kid: str | None = None) -> str:
+    """Claims signed with the mock's own signing key (taken from its internals, as no client could)."""
+    key = server.control.keys.current
+    return jwt.encode(claims, key.private_key, algorithm="RS256", headers={"kid": kid or key.kid})
 
 
 def published_public_pem(server: MockServer) -> bytes:
     jwks = jwt.PyJWKSet.from_dict(requests.get(f"{server.url}/keys", timeout=10).json())
-    public = jwks[TOKEN["default_key"]["kid"]].key
+    public = jwks[mock_kid(server)].key
     pem: bytes = public.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
     return pem
 
@@ -279,41 +277,40 @@ def test_api_route_with_policy_none_needs_no_token(scalekit_mock: MockServer, rp
 
 def test_api_token_signed_with_the_real_key_is_accepted(scalekit_mock: MockServer) -> None:
     # The control case of the attacks below: the forging helpers make tokens the mock accepts.
-    token = signed_by_fixture_key(real_claims(scalekit_mock))
+    token = signed_by_mock_key(scalekit_mock, real_claims(scalekit_mock))
 
     assert list_orgs(scalekit_mock, token).status_code == 200
 
 
 def _none_alg(server: MockServer) -> str:
-    header = {"alg": "none", "typ": "JWT", "kid": TOKEN["default_key"]["kid"]}
+    header = {"alg": "none", "typ": "JWT", "kid": mock_kid(server)}
     return assemble(header, real_claims(server), lambda _: b"")
 
 
 def _hs256_with_public_pem(server: MockServer) -> str:
-    header = {"alg": "HS256", "typ": "JWT", "kid": TOKEN["default_key"]["kid"]}
+    header = {"alg": "HS256", "typ": "JWT", "kid": mock_kid(server)}
     secret = published_public_pem(server)
     return assemble(header, real_claims(server), lambda data: hmac.new(secret, data, hashlib.sha256).digest())
 
 
 def _stranger_same_kid(server: MockServer) -> str:
-    kid = TOKEN["default_key"]["kid"]
-    return jwt.encode(real_claims(server), stranger_key(), algorithm="RS256", headers={"kid": kid})
+    return jwt.encode(real_claims(server), stranger_key(), algorithm="RS256", headers={"kid": mock_kid(server)})
 
 
 def _unknown_kid(server: MockServer) -> str:
-    return signed_by_fixture_key(real_claims(server), kid="snk_1")
+    return signed_by_mock_key(server, real_claims(server), kid="snk_1")
 
 
 def _no_kid(server: MockServer) -> str:
-    return jwt.encode(real_claims(server), fixture_signing_key(), algorithm="RS256")
+    return jwt.encode(real_claims(server), server.control.keys.current.private_key, algorithm="RS256")
 
 
 def _wrong_iss(server: MockServer) -> str:
-    return signed_by_fixture_key({**real_claims(server), "iss": "https://other-env.scalekit.dev"})
+    return signed_by_mock_key(server, {**real_claims(server), "iss": "https://other-env.scalekit.dev"})
 
 
 def _iss_with_trailing_slash(server: MockServer) -> str:
-    return signed_by_fixture_key({**real_claims(server), "iss": server.url.rstrip("/") + "/"})
+    return signed_by_mock_key(server, {**real_claims(server), "iss": server.url.rstrip("/") + "/"})
 
 
 def _tampered_scopes_removed(server: MockServer) -> str:
@@ -372,7 +369,7 @@ def test_api_token_missing_a_required_claim_is_invalid(scalekit_mock: MockServer
     claims = real_claims(scalekit_mock)
     del claims[claim]
 
-    response = list_orgs(scalekit_mock, signed_by_fixture_key(claims))
+    response = list_orgs(scalekit_mock, signed_by_mock_key(scalekit_mock, claims))
 
     assert response.status_code == 401
     assert response.json() == api_error("invalid_token")
@@ -382,7 +379,7 @@ def test_api_token_not_yet_valid_is_invalid(scalekit_mock: MockServer) -> None:
     claims = real_claims(scalekit_mock)
     later = claims["iat"] + 3600
 
-    response = list_orgs(scalekit_mock, signed_by_fixture_key({**claims, "nbf": later, "iat": later}))
+    response = list_orgs(scalekit_mock, signed_by_mock_key(scalekit_mock, {**claims, "nbf": later, "iat": later}))
 
     assert response.status_code == 401
     assert response.json() == api_error("invalid_token")

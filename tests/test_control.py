@@ -16,7 +16,11 @@ from mock_server.core.data import load_fixtures
 FIXTURES = load_fixtures()
 API_ERRORS = FIXTURES.errors["api"]
 ORGS = "/api/v1/organizations"
-DEFAULT_KID = FIXTURES.token["default_key"]["kid"]
+
+
+def start_kid(server: MockServer) -> str:
+    """The kid of the key the mock started with (generated for this run), that a reset returns to."""
+    return server.control.keys.initial.kid
 
 
 class HttpFace:
@@ -138,7 +142,7 @@ def test_reset_restores_initial_state(face: Any, scalekit_mock: MockServer) -> N
     assert scalekit_mock.control.list_clients() == initial_clients
     assert scalekit_mock.journal() == []
     assert scalekit_mock.control.list_faults() == []
-    assert published_kids(scalekit_mock) == [DEFAULT_KID]  # the keys fault is gone too
+    assert published_kids(scalekit_mock) == [start_kid(scalekit_mock)]  # the keys fault is gone too
     assert call_api(scalekit_mock, token).status_code == 200  # not revoked, old key, clock back
     assert call_api(scalekit_mock, token, f"{ORGS}/{org_id}").status_code == 404
     assert token_response(scalekit_mock, limited.client_id, limited.client_secret).status_code == 200
@@ -226,8 +230,8 @@ def test_remove_client_refuses_its_token_requests(face: Any, scalekit_mock: Mock
 def test_rotate_keys_default_grace_publishes_both(face: Any, scalekit_mock: MockServer) -> None:
     old_token = get_token(scalekit_mock)
     kid = face.rotate_keys()
-    assert kid != DEFAULT_KID and kid.startswith(FIXTURES.token["kid_prefix"])
-    assert published_kids(scalekit_mock) == [kid, DEFAULT_KID]
+    assert kid != start_kid(scalekit_mock) and kid.startswith(FIXTURES.token["kid_prefix"])
+    assert published_kids(scalekit_mock) == [kid, start_kid(scalekit_mock)]
     new_token = get_token(scalekit_mock)
     assert jwt.get_unverified_header(new_token)["kid"] == kid
     assert call_api(scalekit_mock, old_token).status_code == 200
@@ -341,7 +345,7 @@ def test_bad_control_input_refused_by_both_faces(face: Any, scalekit_mock: MockS
     # And nothing changed
     assert scalekit_mock.control.clock.offset == 0.0
     assert scalekit_mock.control.list_faults() == []
-    assert published_kids(scalekit_mock) == [DEFAULT_KID]
+    assert published_kids(scalekit_mock) == [start_kid(scalekit_mock)]
     assert [c["client_id"] for c in scalekit_mock.control.list_clients()] == [
         c["client_id"] for c in FIXTURES.clients]
     assert scalekit_mock.control.errors == []
@@ -417,7 +421,7 @@ def test_bad_control_request_answers_json_error(scalekit_mock: MockServer, metho
     assert scalekit_mock.control.errors == []
     assert scalekit_mock.control.clock.offset == 0.0
     assert scalekit_mock.control.list_faults() == []
-    assert published_kids(scalekit_mock) == [DEFAULT_KID]
+    assert published_kids(scalekit_mock) == [start_kid(scalekit_mock)]
 
 
 def test_control_requests_ignore_faults(scalekit_mock: MockServer) -> None:
@@ -433,7 +437,7 @@ def test_state_summarises_control_plane(scalekit_mock: MockServer) -> None:
     state = requests.get(scalekit_mock.url + "/_mock/state", timeout=10).json()
     assert state["issuer"] == scalekit_mock.url
     assert state["clock_offset"] == 10.0
-    assert state["keys"] == [DEFAULT_KID]
+    assert state["keys"] == [start_kid(scalekit_mock)]
     assert [c["client_id"] for c in state["clients"]] == [c["client_id"] for c in FIXTURES.clients]
     assert [f["kind"] for f in state["faults"]] == ["delay"]
     assert scalekit_mock.control.state() == {**state, "now": pytest.approx(state["now"], abs=5)}

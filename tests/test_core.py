@@ -224,7 +224,7 @@ def kids(keys: list[SigningKey]) -> list[str]:
 
 def test_keyring_rotation_keeps_old_key_for_grace(signing_keys: tuple[SigningKey, ...]) -> None:
     a, b, _ = signing_keys
-    ring = KeyRing(a)
+    ring = KeyRing(lambda: a)
     ring.rotate(b, now=1_000.0, grace_seconds=60)
     assert ring.current is b
     assert kids(ring.published(1_000.0)) == [b.kid, a.kid]
@@ -236,7 +236,7 @@ def test_keyring_rotation_keeps_old_key_for_grace(signing_keys: tuple[SigningKey
 
 def test_keyring_rotation_without_grace_drops_old_key(signing_keys: tuple[SigningKey, ...]) -> None:
     a, b, _ = signing_keys
-    ring = KeyRing(a)
+    ring = KeyRing(lambda: a)
     ring.rotate(b, now=1_000.0, grace_seconds=0)
     assert kids(ring.published(1_000.0)) == [b.kid]
     assert ring.find(a.kid, 1_000.0) is None
@@ -244,7 +244,7 @@ def test_keyring_rotation_without_grace_drops_old_key(signing_keys: tuple[Signin
 
 def test_keyring_two_rotations_and_reset(signing_keys: tuple[SigningKey, ...]) -> None:
     a, b, c = signing_keys
-    ring = KeyRing(a)
+    ring = KeyRing(lambda: a)
     ring.rotate(b, now=0.0, grace_seconds=100)
     ring.rotate(c, now=50.0, grace_seconds=10)
     assert set(kids(ring.published(50.0))) == {a.kid, b.kid, c.kid}
@@ -258,7 +258,7 @@ def test_keyring_two_rotations_and_reset(signing_keys: tuple[SigningKey, ...]) -
 
 def test_keyring_jwks_shape(signing_keys: tuple[SigningKey, ...]) -> None:
     a, b, _ = signing_keys
-    ring = KeyRing(a)
+    ring = KeyRing(lambda: a)
     ring.rotate(b, now=0.0, grace_seconds=5)
     jwks = ring.jwks(1.0)
     assert [k["kid"] for k in jwks["keys"]] == [b.kid, a.kid]
@@ -287,8 +287,9 @@ def test_control_plane_grace_expires_on_virtual_clock() -> None:
     plane = ControlPlane(clock=VirtualClock(source))
     client = plane.clients.all()[0]
     old = plane.issuer.issue(plane.policy, client, None, plane.now()).access_token
+    start_kid = plane.keys.current.kid
     new_kid = plane.rotate_keys(grace_seconds=30)
-    assert [k["kid"] for k in plane.jwks()["keys"]] == [new_kid, FIXTURES.token["default_key"]["kid"]]
+    assert [k["kid"] for k in plane.jwks()["keys"]] == [new_kid, start_kid]
     # When real time moves 29 s, the old key is still published and its token still verifies
     source.now += 29
     assert plane.verifier.verify(old, plane.policy, plane.now()).claims["sub"] == client.client_id
@@ -300,7 +301,7 @@ def test_control_plane_grace_expires_on_virtual_clock() -> None:
     assert caught.value.key == "invalid_token"
     # And reset brings the initial key back
     plane.reset()
-    assert [k["kid"] for k in plane.jwks()["keys"]] == [FIXTURES.token["default_key"]["kid"]]
+    assert [k["kid"] for k in plane.jwks()["keys"]] == [start_kid]
 
 
 # -- clients ------------------------------------------------------------------------------------

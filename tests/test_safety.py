@@ -1,24 +1,30 @@
 """Safe by default: the probes of a web page on the developer's machine, each refused with a clear JSON error.
 
 CSRF (a page's simple cross-origin POST, a foreign ``Origin``), DNS rebinding (a foreign ``Host`` on every family,
-gRPC's ``:authority`` too), and a bind beyond loopback (no Host check there, a warning, a usable URL).
+gRPC's ``:authority`` too), and a bind beyond loopback (no Host check there, a warning, a usable URL, a control
+token: tests/test_safety_tokens.py has the rest of it).
 """
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from typing import Any
 
 import grpc
 import pytest
 import requests
+from helpers import read_lines
 
 from mock_server import MockServer
+from mock_server.cli import CONTROL_TOKEN_ENV
 from mock_server.core.bodies import api_error_body, oauth_error_body
 from mock_server.core.config import MockConfig
+from mock_server.core.credentials import CONTROL_TOKEN_HEADER
 from mock_server.core.data import load_fixtures
 from mock_server.core.errors import ConfigError
 from mock_server.pipeline.guard import Guard, host_name, is_loopback
@@ -212,28 +218,40 @@ def test_grpc_own_and_allowed_authorities_are_served(grpc_mock: MockServer, allo
 
 
 @pytest.mark.slow
-def test_serve_on_all_interfaces_warns_and_prints_a_usable_url() -> None:
+def test_serve_on_all_interfaces_warns_prints_a_usable_url_and_a_control_token() -> None:
     # Bound to every interface only for this test's moment; spoken to only on 127.0.0.1.
     command = [sys.executable, "-m", "mock_server.cli", "serve", "--host", "0.0.0.0", "--port", "0", "--quiet"]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SCALEKIT_")}
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    watchdog = threading.Timer(60, process.kill)  # a child that never prints ends the reads below with EOF
+    watchdog.start()
     try:
-        assert process.stdout is not None
-        url = ""
-        for line in process.stdout:
-            if line.startswith("export SCALEKIT_ENVIRONMENT_URL="):
-                url = line.strip().partition("=")[2]
-            if line.startswith("# the mock's own endpoints"):
-                break
+        printed = read_lines(process.stdout, until="# the mock's own endpoints")
+        warned = read_lines(process.stderr, until=f"export {CONTROL_TOKEN_ENV}=")
+        [url] = [line.strip().partition("=")[2] for line in printed
+                 if line.startswith("export SCALEKIT_ENVIRONMENT_URL=")]
         assert url.startswith("http://127.0.0.1:") and not url.endswith(":0"), url
+        token = warned[-1].strip().partition("=")[2]
+        assert len(token) >= 32 and token not in "".join(printed)
+        # The control plane wants the token it printed, and says so in its JSON error shape
+        refused = requests.get(f"{url}/_mock/state", timeout=10)
+        assert refused.status_code == 401 and set(refused.json()) == {"error"}
+        assert CONTROL_TOKEN_HEADER in refused.json()["error"] and token not in refused.text
         # The Host check is off: a LAN or container name is legitimate here
-        answer = requests.get(f"{url}/_mock/state", headers={"Host": "mock.lan"}, timeout=10)
+        answer = requests.get(f"{url}/_mock/state", headers={"Host": "mock.lan", CONTROL_TOKEN_HEADER: token},
+                              timeout=10)
         assert answer.status_code == 200
-        # The CSRF rules still hold
-        assert requests.post(f"{url}/_mock/reset", data="x", timeout=10).status_code == 415
+        # The CSRF rules still hold; the API needs no control token
+        assert requests.post(f"{url}/_mock/reset", data="x", headers={CONTROL_TOKEN_HEADER: token},
+                             timeout=10).status_code == 415
+        assert requests.get(f"{url}{ORGS}", timeout=10).status_code == 401  # Token empty: the API's own rule
     finally:
+        watchdog.cancel()
         process.terminate()
         _, stderr = process.communicate(timeout=10)
+    stderr = "".join(warned) + stderr
     assert "WARNING: bound to 0.0.0.0, not loopback" in stderr and "control plane" in stderr, stderr
+    assert stderr.count(token) == 1  # printed once, never logged
 
 
 def test_loopback_serve_prints_no_warning() -> None:

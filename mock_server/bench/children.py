@@ -130,9 +130,11 @@ async def _hello(scope: dict[str, Any], receive: Callable[..., Any], send: Calla
 
 
 def _first_answer(port: int) -> None:
-    """One GET answered on a new connection: a server counts as started when it has served."""
+    """One GET answered on a new connection: a server counts as started when it has served. The discovery
+    document, not the keys: the process's signing key is made on first need (a token or the JWKS), a cost the
+    "launch to first token" figure holds."""
     with socket.create_connection(("127.0.0.1", port), timeout=10) as conn:
-        conn.sendall(b"GET /.well-known/jwks.json HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+        conn.sendall(b"GET /.well-known/openid-configuration HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
         if not conn.recv(64).startswith(b"HTTP/1.1 200"):
             raise BenchError("the first request after start was not answered 200")
 

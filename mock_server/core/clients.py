@@ -82,14 +82,23 @@ def client_from_mapping(data: Mapping[str, Any], base: Client | None = None) -> 
 
 
 class ClientRegistry:
-    """The clients a mock accepts; thread-safe, replaced wholesale on reset."""
+    """The clients a mock accepts; thread-safe, replaced wholesale on reset.
+
+    It also remembers every client id it ever held (removed ones, ones a reset dropped): a token naming any
+    other client cannot be one the mock issued, and is refused (``TokenVerifier``).
+    """
 
     def __init__(self, clients: Iterable[Client] = ()) -> None:
         self._lock = threading.Lock()
         self._clients: dict[str, Client] = {c.client_id: c for c in clients}
+        self._known = frozenset(self._clients)
 
     def get(self, client_id: str) -> Client | None:
         return self._clients.get(client_id)
+
+    def known(self, client_id: object) -> bool:
+        """Whether this id names a client the environment holds or has held since it started."""
+        return client_id in self._known
 
     def authenticate(self, client_id: str, secret: str) -> Client | None:
         client = self._clients.get(client_id)
@@ -98,6 +107,7 @@ class ClientRegistry:
     def put(self, client: Client) -> None:
         with self._lock:
             self._clients = {**self._clients, client.client_id: client}
+            self._known = self._known | {client.client_id}
 
     def remove(self, client_id: str) -> None:
         with self._lock:
@@ -108,6 +118,7 @@ class ClientRegistry:
     def replace_all(self, clients: Iterable[Client]) -> None:
         with self._lock:
             self._clients = {c.client_id: c for c in clients}
+            self._known = self._known | frozenset(self._clients)
 
     def all(self) -> list[Client]:
         return list(self._clients.values())

@@ -6,7 +6,7 @@ import json
 import os
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -27,7 +27,8 @@ class MockConfig:
     clients: tuple[Client, ...] | None = None
     journal_size: int = 10_000
     threads: int = 8  # the data plane's worker threads (the control plane has its own)
-    signing_key_file: str | None = None
+    signing_key_file: str | None = None  # a PEM key to sign with, instead of one generated per run
+    signing_key: str = "generated"  # or "fixture": the key shipped in the package (deterministic, insecure)
     log_requests: bool = False
     fixtures_dir: str | None = None  # files here replace the shipped fixtures of the same name
     upstream: str | None = None  # proxy mode: forward token, keys, discovery and API requests to this environment
@@ -39,6 +40,8 @@ class MockConfig:
     tls_key: str | None = None  # its PEM private key
     allowed_hosts: tuple[str, ...] = ()  # more Host names to answer to, bound to loopback (pipeline/guard.py)
     rate_limit: int | None = None  # requests per minute to the API (core/ratelimit.py); None: no limit
+    # What /_mock/ requests must carry (pipeline/guard.py); MockServer makes one when bound beyond loopback.
+    control_token: str | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
@@ -69,6 +72,13 @@ class MockConfig:
             raise ConfigError(str(exc)) from exc
         if self.grpc and self.upstream is not None:
             raise ConfigError("the gRPC face is not available in proxy mode (the proxy relays REST only)")
+        if self.signing_key not in SIGNING_KEYS:
+            raise ConfigError(f"signing_key must be one of {', '.join(SIGNING_KEYS)} (not {self.signing_key[:40]!r})")
+        if self.signing_key == "fixture" and self.signing_key_file is not None:
+            raise ConfigError("signing_key 'fixture' and signing_key_file exclude each other: give one")
+        if self.control_token is not None and not _CONTROL_TOKEN.fullmatch(self.control_token):
+            raise ConfigError("the control token must be 16 to 512 visible ASCII characters, without spaces "
+                              "(it travels in an HTTP header; short ones could be guessed)")
 
     def with_env(self, environ: Mapping[str, str] | None = None, defaults: tuple[Client, ...] = ()) -> MockConfig:
         """Take the client from ``SCALEKIT_CLIENT_ID``/``SCALEKIT_CLIENT_SECRET`` when both are set,
@@ -115,6 +125,10 @@ class MockConfig:
             raise ConfigError(f"{source}: {exc}") from exc
 
 
+SIGNING_KEYS = ("generated", "fixture")  # "fixture": fixtures/token.json default_key, the same in every install
+_CONTROL_TOKEN = re.compile(r"[\x21-\x7e]{16,512}")
+
+
 def upstream_url(url: str) -> str:
     """The upstream environment URL, checked: http(s), a host, no query or fragment; no trailing slash."""
     parts = urlsplit(url.strip())
@@ -154,6 +168,7 @@ _FIELD_TYPES: dict[str, Callable[[Any], bool]] = {
     "journal_size": _is_int,
     "threads": _is_int,
     "signing_key_file": lambda v: v is None or isinstance(v, str),
+    "signing_key": lambda v: isinstance(v, str),
     "log_requests": lambda v: isinstance(v, bool),
     "fixtures_dir": lambda v: v is None or isinstance(v, str),
     "upstream": lambda v: v is None or isinstance(v, str),
@@ -165,6 +180,7 @@ _FIELD_TYPES: dict[str, Callable[[Any], bool]] = {
     "tls_key": lambda v: v is None or isinstance(v, str),
     "allowed_hosts": lambda v: isinstance(v, list) and all(isinstance(n, str) for n in v),
     "rate_limit": lambda v: v is None or _is_int(v),
+    "control_token": lambda v: v is None or isinstance(v, str),
 }
 
 

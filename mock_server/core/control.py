@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import math
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -20,9 +20,9 @@ from .config import MockConfig
 from .contract import load_contract
 from .data import Fixtures, RouteRow, load_fixtures
 from .errors import ConfigError, ControlError
-from .faults import FAMILIES, FaultQueue, fault_from_mapping
+from .faults import JOURNALED, FaultQueue, fault_from_mapping
 from .journal import Journal, Redactor, fingerprint
-from .keys import KeyRing, SigningKey
+from .keys import KeyRing, SigningKey, process_key
 from .ratelimit import RateLimiter, requests_per_minute
 from .relay import Relay, unverified_claims
 from .resource_api import ApiResources
@@ -39,7 +39,8 @@ def _route_table(fixtures: Fixtures) -> RouteTable:
 
 
 @functools.lru_cache(maxsize=4)
-def _default_key(fixtures: Fixtures) -> SigningKey:
+def _fixture_key(fixtures: Fixtures) -> SigningKey:
+    """The key shipped in the package (``signing_key: "fixture"``): the same in every install, so insecure."""
     return SigningKey.from_pem(fixtures.token["default_key"]["kid"], fixtures.default_key_pem(), trusted=True)
 
 
@@ -57,33 +58,43 @@ class ControlPlane:
         self.fixtures = fixtures or load_fixtures(overrides)
         self.clock = clock or VirtualClock()
         self.routes = _route_table(self.fixtures)
-        self.keys = KeyRing(self._initial_key())
+        self.keys = KeyRing(self._start_key())
         self.revocations = Revocations()
         self.issuer = TokenIssuer(self.keys)
-        self.verifier = TokenVerifier(self.keys, self.revocations)
         self.clients = ClientRegistry(self._initial_clients())
+        self.verifier = TokenVerifier(self.keys, self.revocations, self.clients.known)
         self.faults = FaultQueue()
         self.rate_limiter = RateLimiter(self.fixtures.rate_limit, self.clock.now, self.config.rate_limit)
         self.journal = Journal(self.config.journal_size)
-        self._seen_secrets = {c.client_secret for c in self.clients.all()}
+        # Redacted wherever they occur in the journal and the log: every client secret, and the control token.
+        token = self.config.control_token
+        self._seen_secrets = {c.client_secret for c in self.clients.all()} | ({token} if token else set())
         self.redactor = Redactor(lambda: self._seen_secrets)
         self.resources = ApiResources(self)
         self.errors: list[BaseException] = []
+        # The second origin's URL, started on first need: set by the server (MockServer.start), None without one.
+        self.second_origin: Callable[[], str] | None = None
         self._release = threading.Event()
         self.policy = TokenPolicy.from_fixture("http://127.0.0.1", self.fixtures.token, self.config.token_lifetime)
         upstream = self.config.upstream
         self.relay = Relay(upstream, self.config.upstream_budget) if upstream else None  # None: mock mode
         self.set_issuer(issuer or self.config.issuer or f"http://{self.config.host}:{self.config.port}")
 
-    def _initial_key(self) -> SigningKey:
-        path = self.config.signing_key_file
-        if path is None:
-            return _default_key(self.fixtures)
-        try:
-            pem = Path(path).read_bytes()
-        except OSError as exc:
-            raise ConfigError(f"cannot read signing key file {path}: {exc}") from exc
-        return SigningKey.from_pem(self.fixtures.token["kid_prefix"] + "10000000000000001", pem)
+    def _start_key(self) -> Callable[[], SigningKey]:
+        """Where the start key comes from: a key file or the fixture key, read now (a bad file fails the start),
+        else this process's generated key, made on first need (``keys.process_key``)."""
+        path, prefix = self.config.signing_key_file, self.fixtures.token["kid_prefix"]
+        if self.config.signing_key == "fixture":
+            key = _fixture_key(self.fixtures)
+        elif path is not None:
+            try:
+                pem = Path(path).read_bytes()
+            except OSError as exc:
+                raise ConfigError(f"cannot read signing key file {path}: {exc}") from exc
+            key = SigningKey.from_pem(prefix + "10000000000000001", pem)
+        else:
+            return lambda: process_key(prefix)
+        return lambda: key
 
     def _initial_clients(self) -> tuple[Client, ...]:
         return self.config.clients if self.config.clients is not None else default_clients(self.fixtures)
@@ -127,8 +138,20 @@ class ControlPlane:
         return client
 
     def remove_client(self, client_id: str) -> None:
+        """Remove a client: its secrets get ``invalid_client``, and the tokens it was issued follow the rule for
+        deleted clients, as an organization client deleted over the API (``retire_tokens_of``)."""
         self._mock_only("removing a client (DELETE /_mock/clients/{id})", NOT_OUR_CLIENTS)
         self.clients.remove(client_id)
+        self.retire_tokens_of(client_id)
+
+    def retire_tokens_of(self, client_id: str) -> str:
+        """Apply ``organization_clients.tokens_of_deleted`` of fixtures/resources.json (inferred: undocumented) to
+        the tokens issued so far to a client that is gone: ``rejected`` (401 Invalid token) or
+        ``valid_until_expiry``. Returns the rule."""
+        rule = str(self.fixtures.resources["organization_clients"]["tokens_of_deleted"])
+        if rule == "rejected":
+            self.revocations.revoke_client(client_id, self.issuer.last_sequence)
+        return rule
 
     def list_clients(self) -> list[dict[str, Any]]:
         self._mock_only("listing the clients (GET /_mock/clients)", NOT_OUR_CLIENTS)
@@ -172,7 +195,17 @@ class ControlPlane:
     def add_fault(self, spec: Mapping[str, Any]) -> dict[str, Any]:
         fault = fault_from_mapping(self.faults.next_id(), spec, self.fixtures.faults["presets"],
                                    float(self.fixtures.faults["hang_max_seconds"]))
+        if fault.kind == "redirect" and fault.location is None:
+            self.second_origin_url()  # started now, so that the first redirected request does not wait for it
         return self.faults.add(fault).describe()
+
+    def second_origin_url(self) -> str:
+        """Where a redirect fault sends clients by default: another origin on 127.0.0.1 that journals what reaches
+        it (``endpoint: "foreign"``), started on first need."""
+        if self.second_origin is None:
+            raise ControlError("a redirect fault without 'location' sends clients to the second origin, which only a "
+                               "started MockServer serves: give 'location'", 409)
+        return self.second_origin()
 
     def list_faults(self) -> list[dict[str, Any]]:
         return self.faults.pending()
@@ -199,8 +232,8 @@ class ControlPlane:
     # -- journal ------------------------------------------------------------------------------
     def journal_entries(self, **filters: Any) -> list[dict[str, Any]]:
         endpoint = filters.get("endpoint")
-        if endpoint is not None and endpoint not in FAMILIES:  # a typo must not read as "no such requests"
-            raise ControlError(f"'endpoint' must be one of: {', '.join(FAMILIES)} (not {str(endpoint)[:40]!r})")
+        if endpoint is not None and endpoint not in JOURNALED:  # a typo must not read as "no such requests"
+            raise ControlError(f"'endpoint' must be one of: {', '.join(JOURNALED)} (not {str(endpoint)[:40]!r})")
         return self.journal.entries(**filters)
 
     def clear_journal(self) -> None:

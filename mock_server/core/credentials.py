@@ -1,4 +1,5 @@
-"""The one reader of ``Authorization`` headers: Bearer tokens and HTTP Basic client credentials.
+"""The one reader of ``Authorization`` headers: Bearer tokens and HTTP Basic client credentials; and the name of
+the header that carries the control plane's token.
 
 The token endpoint, the API, the proxy and the journal's redactor all read credentials here, so a header is
 understood the same way wherever it arrives.
@@ -9,6 +10,10 @@ from __future__ import annotations
 import base64
 import binascii
 from urllib.parse import unquote_plus
+
+# The control plane's token (pipeline/guard.py): a header of its own, so that it is never taken for, or sent as,
+# an API token.
+CONTROL_TOKEN_HEADER = "X-Scalekit-Mock-Control-Token"
 
 
 class BadCredentials(ValueError):

@@ -12,10 +12,11 @@ from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from .credentials import BadCredentials, basic_credentials
+from .credentials import CONTROL_TOKEN_HEADER, BadCredentials, basic_credentials
 
 _JWT = re.compile(r"eyJ[A-Za-z0-9_\-]*\.[A-Za-z0-9_\-]*\.[A-Za-z0-9_\-]*")
 _SECRET_FIELDS = frozenset({"client_secret", "access_token", "refresh_token", "token", "password"})
+_CONTROL_TOKEN = CONTROL_TOKEN_HEADER.lower()
 
 
 @functools.lru_cache(maxsize=4096)  # clients send the same token many times: hash it once
@@ -45,6 +46,8 @@ class Redactor:
                 return f"{scheme} {_basic_fingerprint(credential.strip())}"
             if credential:
                 return f"{scheme} {fingerprint(credential.strip())}"
+        if name.lower() == _CONTROL_TOKEN:  # right or wrong, a control token is a secret
+            return fingerprint(value.strip())
         return self.text(value)
 
     def fields(self, pairs: Iterable[tuple[str, str]]) -> dict[str, list[str]]:
@@ -53,6 +56,16 @@ class Redactor:
             out.setdefault(self.text(key), []).append(
                 fingerprint(value) if key.lower() in _SECRET_FIELDS else self.text(value))
         return out
+
+    def secrets_in(self, texts: Iterable[str]) -> set[str]:
+        """Fingerprints of the known secrets occurring in ``texts``: what a request carried, read before redacting."""
+        known = [secret for secret in self._known() if secret]
+        return {fingerprint(secret) for text in texts for secret in known if secret in text}
+
+
+def jwts_in(texts: Iterable[str]) -> set[str]:
+    """Fingerprints of the JWT-shaped strings occurring in ``texts``."""
+    return {fingerprint(match) for text in texts if "eyJ" in text for match in _JWT.findall(text)}
 
 
 def _basic_fingerprint(credential: str) -> str:

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from .control import ControlPlane
 
 SERVICE = "scalekit.v1.clients.ClientService/"
+SECRET_RPCS = frozenset(SERVICE + m for m in ("CreateOrganizationClientSecret", "DeleteOrganizationClientSecret"))
 _BASE62 = string.ascii_letters + string.digits
 
 
@@ -94,7 +95,5 @@ class OrganizationClients:
         self._secrets.pop(client_id, None)
         if self.plane.clients.get(client_id) is not None:
             self.plane.clients.remove(client_id)
-        rule = str(self.rules["tokens_of_deleted"])
-        if rule == "rejected":
-            self.plane.revocations.revoke_client(client_id, self.plane.issuer.last_sequence)
+        rule = self.plane.retire_tokens_of(client_id)
         return {"tokens_of_deleted_client": f"{rule} (fixtures/resources.json, inferred)"}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -165,12 +165,16 @@ class TokenVerifier:
 
     Clients reuse a token for many calls, so the signature check is cached per token (bounded);
     what can change between calls — the key still published, the issuer, expiry on the virtual
-    clock, revocation — is checked on every use.
+    clock, revocation — is checked on every use. A token whose client (``client_id``, else ``sub``) is
+    none the environment ever held (``known_client``) is no token the mock issued, whatever signed it: a
+    forgery with a leaked or shared key, or one from another environment's key file. Invalid token.
     """
 
-    def __init__(self, keys: KeyRing, revocations: Revocations, cache_size: int = 1024) -> None:
+    def __init__(self, keys: KeyRing, revocations: Revocations, known_client: Callable[[object], bool],
+                 cache_size: int = 1024) -> None:
         self._keys = keys
         self._revocations = revocations
+        self._known_client = known_client
         self._cache: dict[tuple[str, str], VerifiedToken] = {}
         self._cache_size = cache_size
 
@@ -179,6 +183,8 @@ class TokenVerifier:
         if verified is None or self._keys.find(verified.kid, now) is None:
             verified = self._verify_signature(token, policy, now)
         claims = verified.claims
+        if not self._known_client(claims.get("client_id", claims.get("sub"))):
+            raise ApiError("invalid_token", "its client is none this environment ever had")
         exp, nbf = claims.get("exp"), claims.get("nbf", claims.get("iat"))
         if not isinstance(exp, (int, float)) or isinstance(exp, bool):
             raise ApiError("invalid_token", "exp claim missing or not a number")

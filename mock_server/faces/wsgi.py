@@ -5,8 +5,8 @@ shape, unjournaled). Control-plane requests (``/_mock/``, ``/``) go straight to 
 guard's CSRF rules), unjournaled. Every other request
 becomes a ``Request`` and runs through the one pipeline (``pipeline/pipeline.py``): the token endpoint and
 the protected API are served without Flask (hot paths), keys and discovery by Flask's views, and in proxy
-mode all of them by the ``Proxy``. Errors are rendered by ``reply.error_reply`` (a ``status`` fault: its own
-answer). A ``drop`` or ``hang`` fault raises the server's drop error, so the server closes the connection
+mode all of them by the ``Proxy``. Errors are rendered by ``reply.error_reply`` (a ``status`` or ``redirect`` fault:
+its own answer). A ``drop`` or ``hang`` fault raises the server's drop error, so the server closes the connection
 without an answer.
 """
 
@@ -55,7 +55,8 @@ class JournalMiddleware:
         self.control = control
         self.pipeline = Pipeline(control, log)
         self.proxy = proxy
-        self.guard = Guard()  # no Host check until a server is started (MockServer.start sets its own)
+        # No Host check until a server is started (MockServer.start sets its own); the control token from the start.
+        self.guard = Guard(control_token=control.config.control_token)
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "") or "/"
@@ -67,7 +68,7 @@ class JournalMiddleware:
             return self.app(environ, start_response)
         request = Request.from_environ(environ)
         entry = self.pipeline.entry(request, family)
-        reply = self.pipeline.run(entry, lambda: Target(family, request.method, request.path),
+        reply = self.pipeline.run(entry, lambda: Target(family, request.method, request.path, request.query),
                                   lambda fault: self._endpoint(family, request, environ, entry, fault),
                                   self.render, _status)  # a drop or hang fault raises pipeline.Dropped
         return _send(reply, start_response)
@@ -93,7 +94,7 @@ class JournalMiddleware:
     def render(self, error: HttpError, entry: JournalEntry) -> Reply:
         """The REST face's errors: the documented body (``reply.error_reply``), or a status fault's own answer."""
         if isinstance(error, FaultAnswer):
-            return self.pipeline.status_reply(error.fault)
+            return self.pipeline.status_reply(error.fault, error.headers)
         return error_reply(self.control.fixtures, error, entry)
 
 

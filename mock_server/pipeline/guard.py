@@ -1,6 +1,7 @@
 """Who may talk to the mock: the ``Host`` names it answers to, and what a control-plane request must look like.
 
-Two attacks from a browser on the developer's own machine, both I/O-free rules here, applied by every face:
+Two attacks from a browser on the developer's own machine, and one from the network, all I/O-free rules here,
+applied by every face:
 
 - **DNS rebinding**: a page on ``evil.example`` re-points that name at 127.0.0.1 and talks to the mock as if it
   were its own origin. Bound to a loopback address, the mock answers only requests whose ``Host`` (over HTTP/2
@@ -12,15 +13,22 @@ Two attacks from a browser on the developer's own machine, both I/O-free rules h
   request that changes state or carries a body must say ``Content-Type: application/json`` (which a browser
   sends cross-origin only after a preflight the mock never grants), and one whose ``Origin`` is not the mock's
   own, or whose ``Sec-Fetch-Site`` is ``cross-site``, is refused.
+- **Anyone on the network**, when the mock is bound beyond loopback: every ``/_mock/`` request must carry the
+  control token in ``X-Scalekit-Mock-Control-Token`` (``MockServer`` makes one for such a bind unless one is
+  given; one given explicitly is required on loopback too). ``GET /`` (what this server is) needs none.
 
-The statuses (421, 415, 403) and why: docs/control-plane.md, "Who may call the mock".
+The statuses (421, 401, 415, 403) and why: docs/control-plane.md, "Who may call the mock".
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import ipaddress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from urllib.parse import urlsplit
+
+from ..core.credentials import CONTROL_TOKEN_HEADER
 
 LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
 STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -50,10 +58,11 @@ def host_name(value: str) -> str:
 
 @dataclass(frozen=True)
 class Refusal:
-    """Why a request is refused: the HTTP status and a sentence for the ``{"error": ...}`` body."""
+    """Why a request is refused: the HTTP status, a sentence for the ``{"error": ...}`` body, and its headers."""
 
     status: int
     message: str
+    headers: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -62,6 +71,7 @@ class Guard:
 
     ``hosts`` holds the exact ``Host`` values accepted at a glance (names, and names with the server's port);
     ``None`` turns the Host check off. ``names`` are the host names that are the mock's own, for ``Origin``.
+    ``control_token``: what every ``/_mock/`` request must carry (``None``: nothing).
     """
 
     hosts: frozenset[str] | None = None
@@ -69,10 +79,11 @@ class Guard:
     scheme: str = "http"
     port: int = 0
     issuer_origin: tuple[str, str, int] | None = None
+    control_token: str | None = field(default=None, repr=False)
 
     @classmethod
     def for_server(cls, *, bind: str, scheme: str, port: int, issuer: str | None = None,
-                   allowed_hosts: tuple[str, ...] = ()) -> Guard:
+                   allowed_hosts: tuple[str, ...] = (), control_token: str | None = None) -> Guard:
         """The guard of a server bound to ``bind:port``: the Host check on only for a loopback bind."""
         names = {*LOOPBACK_NAMES, *(h.lower() for h in allowed_hosts)}
         if not _unspecified(bind):
@@ -84,7 +95,7 @@ class Guard:
         if is_loopback(bind):
             shown = {f"[{n}]" if ":" in n else n for n in names}
             hosts = frozenset({*shown, *(f"{n}:{port}" for n in shown)})
-        return cls(hosts, frozenset(names), scheme, port, issuer_origin)
+        return cls(hosts, frozenset(names), scheme, port, issuer_origin, control_token)
 
     def host_allowed(self, host: str) -> bool:
         """Whether a request with this ``Host`` value is answered (the fast path: one set lookup)."""
@@ -104,6 +115,21 @@ class Guard:
             return True
         scheme, name, port = parsed
         return scheme == self.scheme and port == self.port and self._own_name(name)
+
+    def token_refusal(self, path: str, sent: str) -> Refusal | None:
+        """Why a request is refused for want of the control token (401), or ``None``: with a token set, every
+        request under ``/_mock/`` needs it, whatever its path or method. Compared in constant time, as digests (so
+        that not even the length of the token shows); the body never repeats what was sent."""
+        token = self.control_token
+        if token is None or not (path == "/_mock" or path.startswith("/_mock/")):
+            return None
+        if sent and hmac.compare_digest(_digest(sent), _digest(token)):
+            return None
+        problem = (f"the control token sent in the {CONTROL_TOKEN_HEADER} header is not this mock's" if sent else
+                   f"the control plane needs this mock's control token in the {CONTROL_TOKEN_HEADER} header, and "
+                   "none was sent")
+        return Refusal(401, f"{problem} (serve prints a token it makes at start; in Python: MockServer.control_token)",
+                       (("WWW-Authenticate", f'{CONTROL_TOKEN_HEADER} realm="scalekit-mock control plane"'),))
 
     def control_refusal(self, method: str, content_type: str, length: int, origin: str,
                         fetch_site: str) -> Refusal | None:
@@ -127,6 +153,10 @@ class Guard:
         """The control plane's sentence for a refused ``Host`` (the other families have their documented body)."""
         return (f"this mock does not answer to the Host {host[:200]!r} (a DNS-rebinding guard): it answers to "
                 "localhost, 127.0.0.1, [::1] and its configured host; add names with --allowed-host")
+
+
+def _digest(value: str) -> bytes:
+    return hashlib.sha256(value.encode("utf-8", "surrogateescape")).digest()
 
 
 def _unspecified(bind: str) -> bool:

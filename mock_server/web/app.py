@@ -10,6 +10,7 @@ from werkzeug.exceptions import HTTPException
 
 from ..core.config import MockConfig
 from ..core.control import ControlPlane
+from ..core.credentials import CONTROL_TOKEN_HEADER
 from ..core.errors import ApiError, ControlError, HttpError, MockError, OAuthError
 from ..core.journal import JournalEntry
 from ..faces.wsgi import JournalMiddleware, classify
@@ -44,7 +45,7 @@ def create_app(config: MockConfig | None = None, *, control: ControlPlane | None
     app.extensions["scalekit_mock"] = plane
     for blueprint in (index.bp, discovery.bp, controlapi.bp, spec.bp):  # token and API: served by JournalMiddleware
         app.register_blueprint(blueprint)
-    app.before_request(_csrf)
+    app.before_request(_control_rules)
     app.register_error_handler(HttpError, render_http_error)
     app.register_error_handler(ControlError, _control_error)
     app.register_error_handler(MockError, _control_error)
@@ -55,15 +56,21 @@ def create_app(config: MockConfig | None = None, *, control: ControlPlane | None
     return app
 
 
-def _csrf() -> Response | None:
-    """The control plane's CSRF rules (``pipeline/guard.py``) for a request its routes serve: an unknown path or
-    method changes nothing, and keeps its 404 or 405."""
-    if request.routing_exception is not None or classify(request.path) != "control":
+def _control_rules() -> Response | None:
+    """The control plane's rules (``pipeline/guard.py``): its token, on every ``/_mock/`` request (an unknown path
+    too: it answers nothing without one); then the CSRF rules, for a request its routes serve (an unknown path or
+    method changes nothing, and keeps its 404 or 405)."""
+    if classify(request.path) != "control":
         return None
-    refusal = guard().control_refusal(request.method, request.headers.get("Content-Type", ""),
-                                      request.content_length or 0, request.headers.get("Origin", ""),
-                                      request.headers.get("Sec-Fetch-Site", ""))
-    return json_response({"error": refusal.message}, refusal.status) if refusal is not None else None
+    rules = guard()
+    refusal = rules.token_refusal(request.path, request.headers.get(CONTROL_TOKEN_HEADER, ""))
+    if refusal is None and request.routing_exception is None:
+        refusal = rules.control_refusal(request.method, request.headers.get("Content-Type", ""),
+                                        request.content_length or 0, request.headers.get("Origin", ""),
+                                        request.headers.get("Sec-Fetch-Site", ""))
+    if refusal is None:
+        return None
+    return json_response({"error": refusal.message}, refusal.status, dict(refusal.headers))
 
 
 def _control_error(error: MockError) -> Response:
