@@ -244,6 +244,18 @@ def test_faults_become_grpc_statuses(mock: MockServer, channel: grpc.Channel) ->
     call(channel, LIST, b"", token)  # and the server goes on serving
 
 
+def test_a_redirect_fault_never_matches_a_grpc_call(mock: MockServer, channel: grpc.Channel) -> None:
+    # gRPC has no redirects: the call is served, and the fault waits for the next HTTP request it matches.
+    token = get_token(mock)
+    mock.add_fault("redirect", endpoint="api")
+    call(channel, LIST, b"", token)
+    assert [f["kind"] for f in mock.control.list_faults()] == ["redirect"]
+    assert mock.journal(endpoint="api")[-1]["outcome"] == "ok"
+    rest = requests.get(mock.url + "/api/v1/organizations", headers={"Authorization": f"Bearer {token}"},
+                        timeout=10, allow_redirects=False)
+    assert rest.status_code == 307 and mock.control.list_faults() == []
+
+
 def test_a_long_lived_connection_is_answered_past_a_thousand_calls(mock: MockServer, channel: grpc.Channel) -> None:
     """No limit of requests per connection (hypercorn's default stopped at 1000); SDKs keep one for hours."""
     token = get_token(mock)

@@ -225,6 +225,18 @@ def test_proxy_delays_then_forwards(proxy: MockServer, sandbox: str) -> None:
     assert time.monotonic() - started >= 0.3 and len(upstream_journal(sandbox)) == 1
 
 
+def test_proxy_redirects_to_its_own_second_origin_without_forwarding(proxy: MockServer, sandbox: str) -> None:
+    proxy.add_fault("redirect", endpoint="token")
+    data = {"grant_type": "client_credentials", "client_id": SANDBOX_ID, "client_secret": SANDBOX_SECRET}
+    answer = requests.post(proxy.url + "/oauth/token", data=data, timeout=10, allow_redirects=False)
+    location = answer.headers["Location"]
+    assert answer.status_code == 307 and location == proxy.control.second_origin_url() + "/oauth/token"
+    assert requests.post(location, data=data, timeout=10).status_code == 404
+    assert upstream_journal(sandbox) == []
+    [entry] = proxy.journal(endpoint="foreign")
+    assert entry["extra"]["carried_secret"] and SANDBOX_SECRET not in json.dumps(proxy.journal())
+
+
 @pytest.mark.parametrize("kind", ["drop", "hang"])
 def test_proxy_drops_and_hangs_without_forwarding(proxy: MockServer, sandbox: str, kind: str) -> None:
     proxy.add_fault(kind, endpoint="token", seconds=0.3) if kind == "hang" else proxy.add_fault(kind)

@@ -12,17 +12,32 @@ from typing import Any
 from .errors import ControlError
 
 FINAL_STATUSES = (200, 599)  # what a status fault may answer (a 1xx is no final answer)
-FAMILIES = ("token", "api", "keys", "discovery")  # the endpoint families a request is journaled under
+FAMILIES = ("token", "api", "keys", "discovery")  # the mock's endpoint families: what faults and rate limits name
 ENDPOINTS = (*FAMILIES, "any")  # what a fault may name
-KINDS = ("status", "delay", "drop", "hang", "malformed_token", "token_expired", "forbidden")
+# What a journal entry's ``endpoint`` may be: the mock's families, and ``foreign`` for a request that reached the
+# second origin (a redirect fault's default target, servers/second_origin.py). No fault or rate limit names it.
+JOURNALED = (*FAMILIES, "foreign")
+KINDS = ("status", "delay", "drop", "hang", "malformed_token", "token_expired", "forbidden", "redirect")
+# RFC 9110 15.4: the redirections a client may follow automatically. 307 is the default: it keeps the method and
+# the body, so a client that follows it re-posts a token request's form, client secret included (RFC 9700 4.12).
+REDIRECT_STATUSES = (301, 302, 303, 307, 308)
+DEFAULT_REDIRECT_STATUS = 307
 MALFORMED = ("not_json", "missing_access_token", "expires_in_string", "expires_in_absurd")
 _HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+\Z")  # an RFC 9110 token
 _HEADER_VALUE = re.compile(r"[\t\x20-\x7e\x80-\xff]*\Z")  # no control characters; Latin-1 only
+# What a redirect fault's ``location`` may be: an absolute http(s) URL, printable ASCII, with a host (a name, IPv4 or
+# a bracketed IPv6 address), maybe a port, then a path, query or fragment. (Unanchored: the OpenAPI document anchors
+# it its own way.)
+LOCATION_PATTERN = r"https?://(?:[A-Za-z0-9._~-]+|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?(?:[/?#][!-~]*)?"
+_LOCATION = re.compile(LOCATION_PATTERN + r"\Z")
 _FRAMING_HEADERS = frozenset({"connection", "content-length", "keep-alive", "proxy-authenticate",
                               "proxy-authorization", "te", "trailers", "transfer-encoding", "upgrade"})
 
 
 BLOCKING = frozenset({"delay", "hang", "drop"})  # faults that wait, or end the exchange from the serving thread
+# Faults a gRPC call never takes (left queued for the next HTTP request): gRPC has no redirects, a call's HTTP
+# status is 200 whatever happens, and a client meeting a 3xx fails the call instead of following it.
+HTTP_ONLY = frozenset({"redirect"})
 
 
 @dataclass(frozen=True)
@@ -33,7 +48,9 @@ class Fault:
     ``delay`` waits ``seconds`` then serves normally; ``drop`` closes the connection with no
     response; ``hang`` answers nothing for ``seconds`` (or until reset), then drops;
     ``malformed_token`` answers a broken 200 (``variant``); ``token_expired`` and ``forbidden``
-    force that error on an API call.
+    force that error on an API call; ``redirect`` answers ``status`` (a 3xx, default 307) with a
+    ``Location``: ``location``, or by default the same path and query on the second origin. gRPC calls
+    never take a redirect (``HTTP_ONLY``).
     """
 
     id: int
@@ -48,6 +65,7 @@ class Fault:
     headers: Mapping[str, str] = field(default_factory=dict)
     seconds: float = 0.0
     variant: str | None = None
+    location: str | None = None
 
     def matches(self, endpoint: str, method: str, path: str) -> bool:
         return ((self.endpoint == "any" or self.endpoint == endpoint)
@@ -69,7 +87,8 @@ def _number(spec: Mapping[str, Any], name: str, default: float, low: float, high
 
 def fault_from_mapping(fault_id: int, spec: Mapping[str, Any], presets: Mapping[str, Any], hang_max: float) -> Fault:
     """Validate a fault as given to the control plane (JSON-like) and build it."""
-    known = {"kind", "endpoint", "path", "method", "count", "status", "preset", "body", "headers", "seconds", "variant"}
+    known = {"kind", "endpoint", "path", "method", "count", "status", "preset", "body", "headers", "seconds", "variant",
+             "location"}
     unknown = set(spec) - known
     if unknown:
         raise ControlError(f"unknown fault field(s): {', '.join(sorted(unknown))}")
@@ -84,6 +103,8 @@ def fault_from_mapping(fault_id: int, spec: Mapping[str, Any], presets: Mapping[
         raise ControlError("a malformed_token fault applies to the token endpoint only")
     if kind in ("token_expired", "forbidden") and endpoint != "api":
         raise ControlError(f"a {kind} fault applies to API calls only")
+    if "location" in spec and kind != "redirect":
+        raise ControlError("'location' applies to redirect faults only")
     path, method = spec.get("path"), spec.get("method")
     if path is not None and (not isinstance(path, str) or not path.startswith("/")):
         raise ControlError("'path' must be a string starting with '/'")
@@ -105,13 +126,13 @@ def fault_from_mapping(fault_id: int, spec: Mapping[str, Any], presets: Mapping[
 
 
 def _with_kind_fields(fault: Fault, spec: Mapping[str, Any], presets: Mapping[str, Any], hang_max: float) -> Fault:
+    if fault.kind == "redirect":
+        return _redirect(fault, spec)
     if fault.kind == "status":
         preset = spec.get("preset")
         if preset is not None and (not isinstance(preset, str) or preset not in presets):
             raise ControlError(f"'preset' must be one of: {', '.join(presets)}")
-        status = spec.get("status", presets[preset]["status"] if preset else None)
-        if isinstance(status, float) and status.is_integer():
-            status = int(status)  # JSON (and the OpenAPI document's "integer") counts 503.0 as an integer
+        status = _whole(spec.get("status", presets[preset]["status"] if preset else None))
         low, high = FINAL_STATUSES
         if isinstance(status, bool) or not isinstance(status, int) or not low <= status <= high:
             # 1xx are interim answers: no server can send one as the final answer of a request.
@@ -126,6 +147,23 @@ def _with_kind_fields(fault: Fault, spec: Mapping[str, Any], presets: Mapping[st
             raise ControlError(f"'variant' must be one of: {', '.join(MALFORMED)}")
         return replace(fault, variant=variant)
     return fault
+
+
+def _whole(status: Any) -> Any:
+    """JSON (and the OpenAPI document's "integer") counts 503.0 as an integer."""
+    return int(status) if isinstance(status, float) and status.is_integer() else status
+
+
+def _redirect(fault: Fault, spec: Mapping[str, Any]) -> Fault:
+    status = _whole(spec.get("status", DEFAULT_REDIRECT_STATUS))
+    if isinstance(status, bool) or status not in REDIRECT_STATUSES:
+        raise ControlError(f"a redirect fault's 'status' must be one of: {', '.join(map(str, REDIRECT_STATUSES))}")
+    if any(name.lower() == "location" for name in fault.headers):
+        raise ControlError("a redirect fault sets its Location itself: give 'location', not a header")
+    location = spec.get("location")
+    if location is not None and not (isinstance(location, str) and _LOCATION.match(location)):
+        raise ControlError("'location' must be an absolute http(s) URL with a host, in printable ASCII")
+    return replace(fault, status=status, location=location)
 
 
 class FaultQueue:

@@ -11,15 +11,15 @@ own way; an unexpected exception is kept for ``MockServer.check()`` and rendered
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TypeVar
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, quote
 
 from ..core.bodies import api_error_body
 from ..core.control import ControlPlane
 from ..core.errors import ApiError, HttpError
-from ..core.faults import BLOCKING, Fault
+from ..core.faults import BLOCKING, HTTP_ONLY, Fault
 from ..core.journal import JournalEntry
 from ..faces.rest import Reply
 from .request import Request
@@ -33,20 +33,23 @@ class Dropped(ConnectionAbortedError):
 
 
 class FaultAnswer(ApiError):
-    """A ``status`` fault's answer. REST sends its status and body as queued; gRPC the API error it stands for."""
+    """A ``status`` or ``redirect`` fault's answer (``headers``: what it adds, a redirect's ``Location``). REST sends
+    its status and body as queued; gRPC the API error it stands for."""
 
-    def __init__(self, fault: Fault, key: str) -> None:
-        super().__init__(key, f"status fault {fault.status}")
+    def __init__(self, fault: Fault, key: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(key, f"{fault.kind} fault {fault.status}", headers)
         self.fault = fault
 
 
 @dataclass(frozen=True)
 class Target:
-    """What a request calls, as faults name it: the endpoint family, the method and the (REST) path."""
+    """What a request calls, as faults name it: the endpoint family, the method and the (REST) path; the query, for
+    a redirect to the same target on the second origin."""
 
     family: str
     method: str
     path: str
+    query: str = ""
 
 
 class Pipeline:
@@ -89,17 +92,17 @@ class Pipeline:
     def _serve(self, entry: JournalEntry, resolve: Callable[[], Target], endpoint: Callable[[Fault | None], W],
                may_block: bool) -> W:
         target = resolve()
-        fault = self.control.faults.take(target.family, target.method, target.path,
-                                         frozenset() if may_block else BLOCKING)
+        skip = (frozenset() if may_block else BLOCKING) | (HTTP_ONLY if entry.transport == "grpc" else frozenset())
+        fault = self.control.faults.take(target.family, target.method, target.path, skip)
         if fault is not None:
             entry.fault = fault.describe()
-            self.play(fault, entry)
+            self.play(fault, entry, target)
         elif self.limiter.limit is not None and not self.limiter.admit(target.family):
             # After the faults: a request a test queued a fault for gets that fault, neither counted nor refused.
             raise ApiError("rate_limited", "past the rate limit (GET /_mock/rate-limit)", dict(self.limiter.headers))
         return endpoint(fault)
 
-    def play(self, fault: Fault, entry: JournalEntry) -> None:
+    def play(self, fault: Fault, entry: JournalEntry, target: Target) -> None:
         """What each kind of fault does to the request it matched (``malformed_token``: the token endpoint)."""
         release = self.control.release_event
         if fault.kind == "delay":
@@ -115,6 +118,11 @@ class Pipeline:
         elif fault.kind == "status":
             entry.outcome = "fault"
             raise FaultAnswer(fault, self._error_key(fault))
+        elif fault.kind == "redirect":
+            location = fault.location or self.control.second_origin_url() + _request_target(target)
+            entry.outcome = "redirect"
+            entry.extra["detail"] = f"to {location}"  # redacted by record(): the query may quote a secret
+            raise FaultAnswer(fault, self._error_key(fault), {"Location": location})
 
     def _error_key(self, fault: Fault) -> str:
         """The API error a status fault stands for where only an error can be sent (gRPC): its preset's, else
@@ -125,11 +133,12 @@ class Pipeline:
         api_errors = self.control.fixtures.errors["api"]
         return next((str(k) for k, spec in api_errors.items() if spec.get("status") == fault.status), "unavailable")
 
-    def status_reply(self, fault: Fault) -> Reply:
-        """A ``status`` fault's HTTP answer: its status, with its own body or its preset's."""
+    def status_reply(self, fault: Fault, added: Mapping[str, str] | None = None) -> Reply:
+        """A ``status`` or ``redirect`` fault's HTTP answer: its status, with its own body or its preset's, and the
+        headers the fault's play ``added`` (a redirect's ``Location``)."""
         assert fault.status is not None
         preset = self.control.fixtures.faults["presets"].get(fault.preset or "", {})
-        headers = list({**preset.get("headers", {}), **fault.headers}.items())
+        headers = list({**preset.get("headers", {}), **fault.headers, **(added or {})}.items())
         if fault.body is not None:
             text = fault.body if isinstance(fault.body, str) else json.dumps(fault.body)
             ctype = "text/plain; charset=utf-8" if isinstance(fault.body, str) else "application/json"
@@ -150,3 +159,10 @@ class Pipeline:
         self.control.journal.record(entry)
         if self.log is not None:
             self.log(entry)
+
+
+def _request_target(target: Target) -> str:
+    """The path and query of the request, encoded again for a ``Location`` (a WSGI path is decoded, as Latin-1)."""
+    path = quote(target.path.encode("latin-1", "replace"), safe="/!$&'()*+,;=:@~-._")
+    query = quote(target.query.encode("latin-1", "replace"), safe="/?!$&'()*+,;=:@~-._%")
+    return path + ("?" + query if query else "")
