@@ -201,6 +201,11 @@ EVIDENCE = {
                   r"shorter than 3 s(?s:.*)1 token request held",
     "no_api_timeout": r"an API that never answers, 'call' had not returned after 3 s(?s:.*)give API calls a timeout"
                       r"(?s:.*)1 API call held(?s:.*)POST /oauth/token -> 200 issued",
+    "follows_redirect_with_secret": r"-> 307 redirect \(to http://127\.0\.0\.1:\d+/oauth/token\)(?s:.*)"
+                                    r"POST http://127\.0\.0\.1:\d+/oauth/token -> 404 second_origin, carried the "
+                                    r"client secret \(fp:",
+    "bearer_on_redirect": r"GET http://127\.0\.0\.1:\d+/api/v1/organizations -> 404 second_origin, carried token T1 "
+                          r"\(fp:",
     "secret_in_log": r"stderr line \d+: POST .*'client_secret': 'fp:",
     "token_in_log": r"stderr line \d+: new access token fp:",
 }

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import re
 import sys
 from typing import Any
 
@@ -39,6 +40,7 @@ DRIVER = f"{sys.executable} -m contract_tests.drivers.python_sdk"
 # What the issue asks of the SDK, and one SHOULD it is known to break (it never reads expires_in).
 PASSING = ["FMT-BEARER-HEADER", "CACHE-SEQUENTIAL", "REFRESH-REVOKED", "ERR-FORBIDDEN"]
 KNOWN_FAILURE = "REFRESH-BEFORE-EXPIRY"
+SECRET_REDIRECTED, TOKEN_REDIRECTED = "SEC-SECRET-NOT-REDIRECTED", "SEC-TOKEN-NOT-REDIRECTED"
 
 
 def test_the_sdk_is_installed() -> None:
@@ -51,7 +53,7 @@ def report() -> SuiteReport:
     """One run of the checks this module asserts on, over gRPC with TLS (one driver process per check)."""
     if MISSING:
         pytest.fail(f"SCALEKIT_REQUIRE_DRIVERS=1 but {', '.join(MISSING)} cannot be imported")
-    return run_suite(DRIVER, only=[*PASSING, KNOWN_FAILURE], grpc=True, tls=True)
+    return run_suite(DRIVER, only=[*PASSING, KNOWN_FAILURE, SECRET_REDIRECTED, TOKEN_REDIRECTED], grpc=True, tls=True)
 
 
 def test_driver_says_hello_as_the_sdk_with_its_version(report: SuiteReport) -> None:
@@ -148,3 +150,18 @@ def test_paths_other_than_the_two_organization_reads_are_unsupported() -> None:
     with pytest.raises(ClientFailure) as caught:
         adapter().call(object(), "POST", "/api/v1/organizations", {"display_name": "x"})
     assert caught.value.type == "unsupported"
+
+
+def test_the_sdk_re_posts_its_secret_to_where_the_token_endpoint_redirects(report: SuiteReport) -> None:
+    # Its token request is requests.post, which follows a 307 with the same body: the form, secret included.
+    result = report.result(SECRET_REDIRECTED)
+    assert result.outcome == "failed", f"{SECRET_REDIRECTED}: {result.outcome}\n{result.message}"
+    assert re.search(r"POST https://127\.0\.0\.1:\d+/oauth/token -> 404 second_origin, carried the client secret",
+                     result.message), result.message
+
+
+def test_an_api_redirect_cannot_apply_to_the_sdks_grpc_calls(report: SuiteReport) -> None:
+    result = report.result(TOKEN_REDIRECTED)
+    assert (result.outcome, result.not_applicable) == ("skipped", True), result.message
+    assert "over gRPC, which has no redirects" in result.message
+    assert TOKEN_REDIRECTED not in [r.id for r in report.not_run]  # a skip by design leaves no run incomplete

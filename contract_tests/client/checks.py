@@ -1,8 +1,8 @@
 """The catalogue of client checks: stable IDs, levels, rationales with their sources, and what they need.
 
 The IDs are a public contract (reports, ``--only``, faulty drivers written against them): never
-rename one. The order is the run order; the SEC-* checks come last because they scan the output of
-every driver process the run started. ``not_live`` says why a check is skipped against a live
+rename one. The order is the run order; the SEC-*-NOT-LOGGED checks come last because they scan the output
+of every driver process the run started. ``not_live`` says why a check is skipped against a live
 environment (``--live``); a check that runs there differently says so in its docstring (ERR-FORBIDDEN).
 """
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from ..results import MUST, SHOULD, CheckFailure
-from . import caching, failures, hangs, refresh, secrecy, statemachine, wire
+from . import caching, failures, hangs, redirects, refresh, secrecy, statemachine, wire
 from .context import Check, CheckContext
 
 TIME = frozenset({"advance_time"})
@@ -85,6 +85,14 @@ CATALOGUE: tuple[Check, ...] = (
           not_live="its random sequences, replayed while shrinking, would send hundreds of requests to the real "
           "service, and it rotates keys, which the proxy cannot; the events it plays are the proxy's anyway: "
           "run it against the mock"),
+    Check("SEC-SECRET-NOT-REDIRECTED", MUST, "seed docs: 'never expose your client secret'; RFC 9700 §4.12: a 307 "
+          "makes the client resend its POSTed credentials to the Location (why an authorization server MUST NOT "
+          "answer so); RFC 6749 §3.2: the token request carries clear-text credentials, for the token endpoint only",
+          redirects.secret_not_redirected),
+    Check("SEC-TOKEN-NOT-REDIRECTED", MUST, "RFC 6750 §5.3: 'client implementations MUST ensure that bearer tokens "
+          "are not leaked to unintended parties'; RFC 6749 §10.3: an access token is shared only with the "
+          "authorization server and the resource servers it is valid for; seed docs: 'never expose tokens'",
+          redirects.token_not_redirected),
     Check("SEC-SECRET-NOT-LOGGED", MUST, "seed docs: 'never expose your client secret'; store it securely",
           secrecy.secret_not_logged),
     Check("SEC-TOKEN-NOT-LOGGED", SHOULD, "seed docs: 'never expose tokens'; RFC 6750 §5: a bearer token is a "

@@ -20,6 +20,7 @@ def plural(count: int, noun: str) -> str:
 UNDELIVERED = frozenset({"malformed:not_json", "malformed:missing_access_token"})
 BROKEN = "malformed:"  # the outcome of a token response a malformed_token fault broke (journal ``outcome``)
 CREDENTIAL_FIELDS = ("client_id", "client_secret")  # the form fields carrying client credentials
+FOREIGN = "foreign"  # the journal family of what reached the mock's second origin (a redirect fault's target)
 
 
 @dataclass(frozen=True)
@@ -84,6 +85,16 @@ class Request:
         return None
 
     @property
+    def carried_secret(self) -> bool:
+        """Whether this request, at the second origin, carried a client secret (the mock searched it in clear)."""
+        return bool((self.entry.get("extra") or {}).get("carried_secret"))
+
+    @property
+    def carried_token(self) -> bool:
+        """Whether this request, at the second origin, carried a token the mock had handed out."""
+        return bool((self.entry.get("extra") or {}).get("carried_token"))
+
+    @property
     def form(self) -> Mapping[str, list[str]] | None:
         form = self.entry.get("form")
         return form if isinstance(form, dict) else None
@@ -116,18 +127,32 @@ class Request:
 
     def describe(self, tokens: Mapping[str, str] | None = None) -> str:
         """``#12 GET /api/v1/organizations -> 401 token_expired, bearer T1 (fp:…)`` for a failure message."""
-        text = f"#{self.seq} {self.entry.get('method')} {self.entry.get('path')} -> {self.status or 'no answer'}"
+        extra = self.entry.get("extra") or {}
+        where = str(extra.get("origin", "")) if self.endpoint == FOREIGN else ""  # another origin: named in full
+        text = f"#{self.seq} {self.entry.get('method')} {where}{self.entry.get('path')} -> {self.status or 'no answer'}"
         if self.outcome:
             text += f" {self.outcome}"
-        detail = (self.entry.get("extra") or {}).get("detail")
+        detail = extra.get("detail")
         if detail:
             text += f" ({detail})"
         if self.endpoint == "token" and self.issued is not None:
             name = _name(str(self.issued.get("fingerprint")), tokens)
             text += f", issued {name}" if self.issued_as == "issued" else f", {name} {self.issued_as}"
+        elif self.endpoint == FOREIGN:
+            text += ", " + self._carried(tokens or {})
         elif self.endpoint != "token":
             text += f", bearer {_name(self.bearer, tokens)}" if self.bearer else ", no bearer token"
         return text
+
+    def _carried(self, tokens: Mapping[str, str]) -> str:
+        """What a request at the second origin carried: ``carried the client secret (fp:…) and token T1 (fp:…)``."""
+        found = [str(fp) for fp in (self.entry.get("extra") or {}).get("carried") or ()]
+        named = [_name(fp, tokens) for fp in found if fp in tokens]
+        secrets = ", ".join(fp for fp in found if fp not in tokens)
+        parts = [f"the client secret ({secrets})"] if self.carried_secret else []
+        if self.carried_token:
+            parts.append(f"token {', '.join(named)}" if named else "a token the mock issued")
+        return "carried " + " and ".join(parts) if parts else "carried no secret and no token the mock issued"
 
 
 def _name(fp: str | None, tokens: Mapping[str, str] | None) -> str:
@@ -154,6 +179,11 @@ class JournalView:
     @property
     def api_calls(self) -> list[Request]:
         return [r for r in self.requests if r.endpoint == "api"]
+
+    @property
+    def foreign(self) -> list[Request]:
+        """The requests that reached the mock's second origin (where a redirect fault sent the client)."""
+        return [r for r in self.requests if r.endpoint == FOREIGN]
 
     def after(self, seq: int) -> JournalView:
         """The requests that started after the request numbered ``seq`` (or a mark from ``mark``)."""

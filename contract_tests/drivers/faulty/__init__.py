@@ -32,6 +32,8 @@ EXPECTED: dict[str, str] = {
     "trusts_expires_in": "ERR-ABSURD-EXPIRES-IN",
     "no_timeout": "ERR-TOKEN-ENDPOINT-HANG",
     "no_api_timeout": "ERR-API-HANG",
+    "follows_redirect_with_secret": "SEC-SECRET-NOT-REDIRECTED",
+    "bearer_on_redirect": "SEC-TOKEN-NOT-REDIRECTED",
     "secret_in_log": "SEC-SECRET-NOT-LOGGED",
     "token_in_log": "SEC-TOKEN-NOT-LOGGED",
 }

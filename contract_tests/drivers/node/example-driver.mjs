@@ -102,10 +102,13 @@ class ScalekitClient {
     return this.http(path, { method, headers, body: body == null ? undefined : JSON.stringify(body) });
   }
 
-  /** fetch with a timeout on every request; network failures become ScalekitErrors without secrets. */
+  /** fetch with a timeout on every request; network failures become ScalekitErrors without secrets. A redirect is
+   * answered as it came, never followed: fetch follows a 307 with the same body, and the token request's body holds
+   * the client secret. */
   async http(path, init) {
     try {
-      return await fetch(this.baseUrl + path, { ...init, signal: AbortSignal.timeout(this.timeoutMs) });
+      return await fetch(this.baseUrl + path, { ...init, redirect: "manual",
+                                                signal: AbortSignal.timeout(this.timeoutMs) });
     } catch (error) {
       const timedOut = error?.name === "TimeoutError" || error?.name === "AbortError";
       throw new ScalekitError(null, timedOut ? "timeout" : "transport",
