@@ -27,6 +27,7 @@ from . import matrix as matrix_mod
 from . import report as render
 from .client.checks import CATALOGUE
 from .client.runner import UsageError, run_suite
+from .client.timing import AUTO, MODES
 from .drivers.catalog import SHIPPED
 from .provider import cli as provider_cli
 from .results import EXIT_CODES_TEXT, EXIT_INTERRUPTED
@@ -35,9 +36,13 @@ USAGE_ERROR = 2
 
 
 def _catalogue_text() -> str:
-    lines = [f"{c.id:<30} {c.level:<6} {c.rationale}" + (f" [needs {', '.join(sorted(c.needs))}]" if c.needs else "")
-             for c in CATALOGUE]
-    return "\n".join(lines)
+    return "\n".join(f"{c.id:<30} {c.level:<6} {c.rationale}{_needs(c.needs)}" for c in CATALOGUE)
+
+
+def _needs(needs: frozenset[str]) -> str:
+    """What a check needs, for the listing: advance_time is time dependence (real time serves without it)."""
+    words = ["time-dependent" if need == "advance_time" else f"needs {need}" for need in sorted(needs)]
+    return f" [{', '.join(words)}]" if words else ""
 
 
 def _add_client(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -45,7 +50,8 @@ def _add_client(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
         "client", help="check an API client through its driver", formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Start a mock Scalekit environment on 127.0.0.1, start the driver command once per check "
         "(with SCALEKIT_ENVIRONMENT_URL, SCALEKIT_CLIENT_ID and SCALEKIT_CLIENT_SECRET set) and run the checks "
-        "through it. Checks needing a capability the driver does not offer are skipped.",
+        "through it. Checks needing a capability the driver does not offer are skipped; the time-dependent ones "
+        "run in real time instead when the driver cannot move its clock (advance_time).",
         epilog=EXIT_CODES_TEXT.format(subject="driver (it did not start, or broke the protocol)")
         + "\n\nchecks (--list prints them):\n"
         + textwrap.indent(_catalogue_text(), "  "))
@@ -64,6 +70,11 @@ def _add_client(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
                         help="run against the real environment of SCALEKIT_ENVIRONMENT_URL with the real "
                         "SCALEKIT_CLIENT_ID/SCALEKIT_CLIENT_SECRET, through a journaling proxy (under a hundred real "
                         "requests, at most 25 per check; checks the proxy cannot serve are skipped)")
+    client.add_argument("--time", choices=MODES, default=AUTO,
+                        help="how the time-dependent checks let time pass: virtual (both clocks jump: the driver "
+                        "must offer advance_time, else they are skipped), real (the suite waits, on 15 s tokens: about "
+                        "two minutes in all), or auto (default: virtual when the driver offers advance_time, else "
+                        "real); the report says which ran")
     client.add_argument("--reuse-driver", action="store_true",
                         help="one driver process for every check (only for drivers whose new_client clears "
                         "all client state)")
@@ -98,8 +109,9 @@ def _add_matrix(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
     matrix = commands.add_parser(
         "matrix", help="run the client suite against every shipped driver and write the conformance matrix",
         description="Run the whole client suite against each real client shipped in contract_tests/drivers/ "
-        "(scalekit-sdk-python, @scalekit-sdk/node, authlib, httpx-auth, requests-oauthlib, and the reference "
-        "client) and write the matrix page, or with --check compare its verdicts with the committed page.",
+        "(scalekit-sdk-python, @scalekit-sdk/node, authlib, httpx-auth, requests-oauthlib, golang.org/x/oauth2, "
+        "and the reference client) and write the matrix page, or with --check compare its verdicts with the "
+        "committed page.",
         epilog="exit codes: 0 written, or no verdict changed; 1 verdicts changed (--check); 2 a driver could not "
         "run or the page could not be read")
     matrix.add_argument("--output", metavar="PATH", default=str(matrix_mod.DEFAULT_PATH),
@@ -158,7 +170,7 @@ def run_client(args: argparse.Namespace) -> int:
     try:
         report = run_suite(args.driver, only=args.only, skip=args.skip, strict=args.strict, op_timeout=args.timeout,
                            hang_bound=args.hang_bound, reuse_driver=args.reuse_driver, live=args.live,
-                           grpc=args.grpc, tls=args.tls, on_result=render.print_progress)
+                           grpc=args.grpc, tls=args.tls, time=args.time, on_result=render.print_progress)
     except UsageError as exc:
         print(f"scalekit-conformance client: {exc}", file=sys.stderr)
         return USAGE_ERROR

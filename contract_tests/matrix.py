@@ -27,6 +27,7 @@ SECTIONS = {"FMT": "format-what-goes-on-the-wire", "CACHE": "caching", "REFRESH"
             "STATE": "randomized", "SEC": "secrets"}
 CELL = {"passed": "pass", "skipped": "skip", "error": "ERROR"}
 NOT_RUN = "not run"
+NOT_APPLICABLE = "n/a"  # skipped because the check cannot apply to that client by design
 
 
 class MatrixError(Exception):
@@ -48,6 +49,14 @@ class Column:
         subject = self.report.driver
         return f"{subject.name} {subject.version}"  # type: ignore[attr-defined]
 
+    @property
+    def time(self) -> str:
+        """How its time-dependent checks ran: in virtual time, or in real time (the driver cannot move its clock)."""
+        timing = getattr(self.report.subject, "timing", None) if self.report is not None else None
+        if timing is None:
+            return NOT_RUN if self.report is None else ""
+        return f"real ({timing.scale.lifetime} s tokens)" if timing.real else "virtual"
+
     def cell(self, check_id: str) -> str:
         if self.report is None:
             return NOT_RUN
@@ -57,6 +66,8 @@ class Column:
             return NOT_RUN
         if result.outcome == "failed":
             return "**FAIL**" if result.level == MUST else "fail"
+        if result.outcome == "skipped" and result.not_applicable:
+            return NOT_APPLICABLE
         return CELL.get(result.outcome, result.outcome)
 
 
@@ -107,14 +118,18 @@ def render(columns: Sequence[Column]) -> str:
              "`scalekit-conformance matrix --check` and fails when any verdict or client version differs from this "
              "page. The README explains the notable findings.", "",
              "`pass`; `**FAIL**` a MUST check failed; `fail` a SHOULD check failed; `skip` the driver lacks a "
-             "capability the check needs; `not run` the client was not installed where the page was made.", ""]
+             "capability the check needs; `n/a` the check cannot apply to the client by design (an API redirect to "
+             "a client calling the API over gRPC); `not run` the client was not installed where the page was made. "
+             "The clients' table says in which time each ran its time-dependent checks: virtual (both clocks jump) "
+             "or, for a driver that cannot move its client's clock, real (the suite waits, on 15 s tokens; "
+             "[conformance.md](conformance.md#virtual-time-and-real-time)).", ""]
     lines += table(columns)
-    lines += ["", "## The clients and their drivers", "", "| client | driver | how it is used | served with |",
-              "|---|---|---|---|"]
+    lines += ["", "## The clients and their drivers", "", "| client | driver | how it is used | served with | time |",
+              "|---|---|---|---|---|"]
     for column in columns:
         served = ", ".join(name for name, on in (("gRPC", column.driver.grpc), ("TLS", column.driver.tls)) if on)
         lines.append(f"| {column.header} | `{column.driver.shown}` | {column.driver.usage} | "
-                     f"{served or 'REST over HTTP'} |")
+                     f"{served or 'REST over HTTP'} | {column.time} |")
     lines += ["", "## Why a check did not pass", ""]
     for column in columns:
         lines.append(f"### {column.header}")

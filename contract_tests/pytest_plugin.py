@@ -38,6 +38,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="run only this check (repeatable, or comma-separated)")
     group.addoption("--scalekit-timeout", type=float, default=30.0, metavar="S",
                     help="deadline for each driver op in seconds (default 30)")
+    group.addoption("--scalekit-time", choices=("auto", "virtual", "real"), default="auto",
+                    help="how the time-dependent client checks let time pass: virtual, real (the suite waits, "
+                    "about two minutes), or auto (default: virtual when the driver offers advance_time)")
     group.addoption("--scalekit-grpc", action="store_true", default=False,
                     help="serve the mock's gRPC face too, for a client calling the API over gRPC")
     group.addoption("--scalekit-tls", action="store_true", default=False,
@@ -85,7 +88,8 @@ def scalekit_conformance_report(request: pytest.FixtureRequest) -> SuiteReport |
     return _uninterrupted(run_suite(
         driver, only=_selected(config, request.session), strict=config.getoption("scalekit_strict"),
         op_timeout=config.getoption("scalekit_timeout"), live=config.getoption("scalekit_live"),
-        grpc=config.getoption("scalekit_grpc"), tls=config.getoption("scalekit_tls")))
+        grpc=config.getoption("scalekit_grpc"), tls=config.getoption("scalekit_tls"),
+        time=config.getoption("scalekit_time")))
 
 
 def _uninterrupted(report: SuiteReport) -> SuiteReport:

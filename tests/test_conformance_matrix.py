@@ -16,6 +16,8 @@ import pytest
 from contract_tests.cli import main
 from contract_tests.client.checks import CATALOGUE, IDS
 from contract_tests.client.driver import DriverInfo
+from contract_tests.client.target import DriverOnTarget
+from contract_tests.client.timing import REAL, VIRTUAL, Timing
 from contract_tests.drivers.catalog import SHIPPED, by_key
 from contract_tests.matrix import END, START, Column, differences, embed, read_outcomes, render, run_matrix
 from contract_tests.results import CheckResult, SuiteReport
@@ -45,6 +47,27 @@ def test_the_page_round_trips_every_verdict() -> None:
             authlib["FMT-TOKEN-REQUEST"]) == ("**FAIL**", "fail", "skip", "pass")
     assert "(conformance.md#refresh)" in page and "why it failed \\| with a pipe" in page
     assert differences(page, columns) == []
+
+
+def test_a_check_that_cannot_apply_is_n_a_not_a_skip() -> None:
+    driver = by_key("python-sdk")
+    results = [CheckResult(c.id, c.level, "skipped", "not applicable: over gRPC",
+                           not_applicable=c.id == "SEC-TOKEN-NOT-REDIRECTED") for c in CATALOGUE]
+    col = Column(driver, SuiteReport(DriverInfo(driver.client, "1.0", ()), driver.command, results))
+    outcomes = read_outcomes(render([col]))[f"{driver.client} 1.0"]
+    assert (outcomes["SEC-TOKEN-NOT-REDIRECTED"], outcomes["SEC-SECRET-NOT-REDIRECTED"]) == ("n/a", "skip")
+
+
+def test_the_clients_table_says_in_which_time_each_ran() -> None:
+    def ran_in(key: str, mode: str) -> Column:
+        driver = by_key(key)
+        subject = DriverOnTarget(driver.client, "1.0", (), timing=Timing(mode, "why"))
+        return Column(driver, SuiteReport(subject, driver.command, []))
+
+    page = render([ran_in("reference", VIRTUAL), ran_in("go-x-oauth2", REAL)])
+    rows = {line.split(" | ")[0][2:]: line for line in page.splitlines() if " | `" in line}
+    assert rows[f"{by_key('reference').client} 1.0"].endswith("| REST over HTTP | virtual |")
+    assert rows[f"{by_key('go-x-oauth2').client} 1.0"].endswith("| REST over HTTP | real (15 s tokens) |")
 
 
 def test_differences_name_each_changed_verdict_and_version() -> None:

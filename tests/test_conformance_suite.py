@@ -154,9 +154,11 @@ def test_cli_driver_that_cannot_start_is_one_line_and_exit_2(tmp_path: Path,
 
 
 def test_run_suite_skips_checks_needing_a_missing_capability(tmp_path: Path) -> None:
-    report = run_suite(driver_script(tmp_path, "ok"), only=["REFRESH-AFTER-LIFETIME", "CACHE-CONCURRENT-COLD"])
+    report = run_suite(driver_script(tmp_path, "ok"), only=["REFRESH-AFTER-LIFETIME", "CACHE-CONCURRENT-COLD"],
+                       time="virtual")
     assert [r.outcome for r in report.results] == ["skipped", "skipped"]
     assert "needs the capability advance_time" in report.result("REFRESH-AFTER-LIFETIME").message
+    assert report.result("REFRESH-AFTER-LIFETIME").message.endswith("; or run it in real time (--time real)")
     assert report.driver == DriverOnTarget("fake ok", "0", (), target="mock")
     # A MUST check that did not run leaves the verdict incomplete, never conforming.
     assert report.exit_code == 3 and report.summary()["verdict"] == "incomplete"
@@ -166,7 +168,7 @@ def test_run_suite_skips_checks_needing_a_missing_capability(tmp_path: Path) -> 
 def test_cli_run_with_a_skipped_must_check_is_incomplete_exit_3(tmp_path: Path,
                                                                 capsys: pytest.CaptureFixture[str]) -> None:
     code = main(["client", "--driver", driver_script(tmp_path, "ok"), "--only", "REFRESH-AFTER-LIFETIME",
-                 "--report-json", str(tmp_path / "r.json")])
+                 "--time", "virtual", "--report-json", str(tmp_path / "r.json")])
     out = capsys.readouterr().out
     assert code == 3
     lines = out.splitlines()
@@ -249,6 +251,28 @@ def test_journal_view_never_calls_a_token_from_a_broken_response_issued() -> Non
     assert list(journal.delivered()) == ["fp:bbb", "fp:ccc"]
 
 
+def test_journal_view_names_the_other_origin_and_what_reached_it() -> None:
+    # Given a token issued, an API call redirected, and two requests at the second origin: one with the token
+    # (as a bearer) and the secret, one with nothing
+    origin = {"origin": "http://127.0.0.1:5555"}
+    journal = JournalView([
+        entry(1, "token", 200, issued={"fingerprint": "fp:tok"}, outcome="issued"),
+        entry(2, "api", 307, outcome="redirect", extra={"detail": "to http://127.0.0.1:5555/api/v1/organizations"}),
+        entry(3, "foreign", 404, outcome="second_origin", headers={"authorization": "Bearer fp:tok"},
+              extra={**origin, "carried_secret": True, "carried_token": True, "carried": ["fp:sec", "fp:tok"]}),
+        entry(4, "foreign", 404, outcome="second_origin",
+              extra={**origin, "carried_secret": False, "carried_token": False, "carried": []}),
+    ])
+    # Then they are told apart from the mock's own API calls, with the origin and what each carried
+    assert [r.seq for r in journal.foreign] == [3, 4] and [r.seq for r in journal.api_calls] == [2]
+    assert [(r.carried_secret, r.carried_token) for r in journal.foreign] == [(True, True), (False, False)]
+    lines = journal.describe().splitlines()
+    assert lines[1].endswith("-> 307 redirect (to http://127.0.0.1:5555/api/v1/organizations), no bearer token")
+    assert lines[2] == ("  #3 GET http://127.0.0.1:5555/api/v1/organizations -> 404 second_origin, carried the client "
+                        "secret (fp:sec) and token T1 (fp:tok)")
+    assert lines[3].endswith("404 second_origin, carried no secret and no token the mock issued")
+
+
 BASIC = {"authorization": "Basic skc_1:fp:secret"}
 BODY = {"client_id": ["skc_1"], "client_secret": ["fp:secret"], "grant_type": ["client_credentials"]}
 
@@ -306,11 +330,12 @@ def test_run_suite_reuse_driver_passes_with_the_reference_client() -> None:
     assert [r.outcome for r in report.results] == ["passed"] * len(checks), report.results
 
 
-def test_run_suite_without_capabilities_skips_time_checks_and_runs_the_state_machine(tmp_path: Path) -> None:
+def test_run_suite_in_virtual_time_without_capabilities_skips_time_checks_and_runs_the_state_machine(
+        tmp_path: Path) -> None:
     path = tmp_path / "plain.py"
     path.write_text(PLAIN_REFERENCE_DRIVER, encoding="utf-8")
     report = run_suite(f"{sys.executable} {path}", only=["REFRESH-BEFORE-EXPIRY", "CACHE-CONCURRENT-COLD",
-                                                          "STATE-MACHINE"])
+                                                          "STATE-MACHINE"], time="virtual")
     assert report.driver.capabilities == ()
     assert {r.id: r.outcome for r in report.results} == {
         "REFRESH-BEFORE-EXPIRY": "skipped", "CACHE-CONCURRENT-COLD": "skipped", "STATE-MACHINE": "passed"}
@@ -325,8 +350,10 @@ def test_report_json_has_driver_checks_and_summary(reference_report: SuiteReport
     path = tmp_path / "report.json"
     render.write_json(reference_report, path)
     data = json.loads(path.read_text(encoding="utf-8"))
-    assert set(data) == {"driver", "target", "checks", "summary"}
+    assert set(data) == {"driver", "target", "time", "checks", "summary"}
     assert data["target"] == {"mode": "mock", "url": None, "upstream_requests": 0}
+    assert data["time"] == {"mode": "virtual", "reason": "the driver offers advance_time", "token_lifetime": None,
+                            "waited": {}, "added_seconds": 0}
     assert {"name", "version", "capabilities"} <= set(data["driver"])
     assert [c["id"] for c in data["checks"]] == list(IDS)
     assert all({"id", "level", "outcome", "message"} <= set(c) for c in data["checks"])

@@ -5,14 +5,12 @@ from __future__ import annotations
 
 from .context import CheckContext
 from .evidence import plural
-from .refresh import SHORT_LIFETIME
 
 SEQUENTIAL_CALLS = 10
 CONCURRENT_CALLS = 8
 FIRST_TOKEN_DELAY = 0.5
-EXPIRED_BY = 60  # seconds past the token's lifetime: expired whatever margin the client keeps
+SHORT_LIFETIME = 300  # CACHE-SHORT-LIFETIME-REUSE's tokens, on either scale: it waits for no expiry
 SHORT_LIFETIME_CALLS = 3
-SHORT_LIFETIME_GAP = 30
 
 
 def sequential(ctx: CheckContext) -> None:
@@ -34,23 +32,23 @@ def short_lifetime_reuse(ctx: CheckContext) -> None:
     The client is given 300 s tokens (``put_client``, as REFRESH-SHORT-LIFETIME); a call, then both clocks move
     30 s, a call, 30 s more, a call: 60 s into a 299 s lifetime, exactly one token request passes. A client whose
     refresh margin is fixed and as long as the lifetime (5 minutes, whatever ``expires_in`` says) finds every
-    token due at once and fetches one per call.
+    token due at once and fetches one per call. In real time the tokens keep their 300 s (the check waits for no
+    expiry) and the calls come 1.5 s apart.
     """
-    ctx.mock.put_client({"client_id": ctx.mock.client_id, "client_secret": ctx.mock.client_secret,
-                         "token_lifetime": SHORT_LIFETIME})
-    ctx.mock_step("put_client", token_lifetime=SHORT_LIFETIME)
+    lifetime, gap = SHORT_LIFETIME, ctx.scale.reuse_gap
+    ctx.give_tokens(lifetime)
     client = ctx.client()
     client.new_client()
     for n in range(SHORT_LIFETIME_CALLS):
         if n:
-            ctx.advance(client, SHORT_LIFETIME_GAP)
-        client.call_ok(f"call {n + 1} of {SHORT_LIFETIME_CALLS} ({n * SHORT_LIFETIME_GAP} s after the first)")
+            ctx.advance(client, gap)
+        client.call_ok(f"call {n + 1} of {SHORT_LIFETIME_CALLS} ({n * gap:g} s after the first)")
     journal = ctx.journal()
     tokens = journal.token_requests
     if len(tokens) != 1:
         expires_in = next((t.get("expires_in") for t in journal.delivered().values()), None)
-        ctx.fail(f"with {SHORT_LIFETIME} s tokens (expires_in {expires_in}), {SHORT_LIFETIME_CALLS} calls "
-                 f"{SHORT_LIFETIME_GAP} s apart made {len(tokens)} token requests, expected 1: the client refreshed "
+        ctx.fail(f"with {lifetime} s tokens (expires_in {expires_in}), {SHORT_LIFETIME_CALLS} calls "
+                 f"{gap:g} s apart made {len(tokens)} token requests, expected 1: the client refreshed "
                  f"a token that had minutes left (is the refresh margin fixed, and as long as the lifetime? scale it "
                  f"to expires_in, e.g. min(60 s, expires_in / 10)):\n{journal.describe()}")
 
@@ -80,7 +78,8 @@ def concurrent_cold(ctx: CheckContext) -> None:
 def stampede_at_expiry(ctx: CheckContext) -> None:
     """CACHE-STAMPEDE-AT-EXPIRY: once the cached token has expired, 8 concurrent calls share one refresh.
 
-    A call warms the cache; both clocks move past the token's lifetime (exp - iat + 60 s), so the token has
+    A call warms the cache; both clocks move past the token's lifetime (exp - iat + 60 s; + 2 s in real time), so
+    the token has
     expired whatever margin the client keeps; then 8 calls at once. All must succeed with at most one token
     request among them (single flight at refresh, as CACHE-CONCURRENT-COLD asks on a cold cache). The refresh's
     token response is held back for half a second, so every caller finds the token stale while the first
@@ -95,14 +94,15 @@ def stampede_at_expiry(ctx: CheckContext) -> None:
     if first is None:
         ctx.fail(f"the first call succeeded, but no token was handed out:\n{journal.describe()}")
     lifetime = int(first["exp"]) - int(first["iat"])
-    ctx.advance(client, lifetime + EXPIRED_BY)
+    moved = lifetime + ctx.scale.past
+    ctx.advance(client, moved)
     ctx.mock.add_fault("delay", endpoint="token", seconds=FIRST_TOKEN_DELAY, count=1)
     ctx.mock_step("add_fault", kind="delay", endpoint="token", seconds=FIRST_TOKEN_DELAY, count=1)
     mark = journal.requests[-1].seq
     results = client.call_concurrently(CONCURRENT_CALLS)
     journal = ctx.journal()
     later = journal.after(mark)
-    evidence = (f"after the clocks moved {lifetime + EXPIRED_BY} s ({later.counts()}):\n"
+    evidence = (f"after the clocks moved {moved} s ({later.counts()}):\n"
                 f"{journal.describe(later.requests, limit=20)}")
     failed = [f"  call {n + 1}: {r.describe()}" for n, r in enumerate(results) if not r.succeeded]
     tokens = later.token_requests

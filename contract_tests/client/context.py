@@ -19,9 +19,14 @@ from ..results import CheckFailure
 from .driver import CallResult, DriverError, DriverOutput, DriverProcess
 from .evidence import JournalView
 from .timeline import Event, answer_event, journal_events, merge, no_answer_event, step_event
+from .timing import AUTO, Scale, Timing
 
 T = TypeVar("T")
 LIST_PATH = "/api/v1/organizations?page_size=10"
+
+
+class NotApplicable(Exception):
+    """Raised by ``CheckContext.not_applicable``: the check cannot apply to this client by design."""
 
 
 @dataclass(frozen=True)
@@ -44,6 +49,7 @@ class SuiteOptions:
     hang_bound: float = 10.0
     reuse_driver: bool = False
     strict: bool = False
+    time: str = AUTO  # how time-dependent checks let time pass: auto, virtual or real (timing.py)
 
 
 @dataclass
@@ -78,7 +84,7 @@ class CheckContext:
     """One check's run: its drivers, its slice of the journal, its transcript of driver ops."""
 
     def __init__(self, check: Check, mock: MockServer, launcher: Launcher, shared: DriverProcess | None = None,
-                 capabilities: Sequence[str] = ()) -> None:
+                 capabilities: Sequence[str] = (), *, timing: Timing) -> None:
         self.check = check
         self.mock = mock
         self.launcher = launcher
@@ -86,6 +92,8 @@ class CheckContext:
         self.run_log = launcher.log
         self.shared = shared
         self.capabilities = frozenset(capabilities)
+        self.timing = timing
+        self.time_dependent = "advance_time" in check.needs
         self.transcript: list[str] = []
         self.events: list[Event] = []  # the suite's side of the timeline since the last reset
         self._earlier: tuple[tuple[Event, ...], int] = ((), 0)  # the last segment before a reset, its mark
@@ -96,6 +104,11 @@ class CheckContext:
     # -- failing ------------------------------------------------------------------------------
     def fail(self, message: str) -> NoReturn:
         raise CheckFailure(self.check.id, message)
+
+    def not_applicable(self, reason: str) -> NoReturn:
+        """End the check as skipped because it cannot apply to this client by design (an API redirect to a client
+        calling the API over gRPC, which has none): such a skip never leaves the run incomplete."""
+        raise NotApplicable(reason)
 
     # -- the mock -----------------------------------------------------------------------------
     @property
@@ -114,6 +127,46 @@ class CheckContext:
         # Requests still in flight (a released hang) may land in the journal after the reset: the
         # mark keeps them out of this check's view, since their sequence numbers are older.
         self._mark = self.mock.control.journal.next_seq()
+        lifetime = self.scale.lifetime
+        if self.time_dependent and lifetime is not None:  # real time: a timeline of seconds, not of a day
+            self.give_tokens(lifetime, note="real time: short tokens")
+
+    def give_tokens(self, lifetime: int, note: str = "") -> None:
+        """From here on the client's tokens last ``lifetime`` seconds (exp - iat; ``expires_in`` one less)."""
+        self.mock.put_client({"client_id": self.mock.client_id, "client_secret": self.mock.client_secret,
+                              "token_lifetime": lifetime})
+        self.mock_step("put_client", token_lifetime=lifetime, **({"note": note} if note else {}))
+
+    # -- time ---------------------------------------------------------------------------------
+    @property
+    def scale(self) -> Scale:
+        """The durations this run's time-dependent checks state their timelines in."""
+        return self.timing.scale
+
+    @property
+    def lifetime(self) -> int:
+        """The lifetime (exp - iat) of the tokens a time-dependent check's client gets, in seconds."""
+        return self.scale.lifetime or self.mock.control.policy.lifetime_seconds
+
+    @property
+    def clock_moves(self) -> bool:
+        """Whether clocks can jump at no cost (virtual time, with a driver that moves its clock): a check
+        that would wait for long stretches (STATE-MACHINE's random ones) moves time only then."""
+        return not self.timing.real and "advance_time" in self.capabilities
+
+    def advance(self, client: Client, seconds: float) -> None:
+        """Let ``seconds`` pass on both clocks: in virtual time the client's clock (``advance_time``) and the
+        mock's jump forward together; in real time the suite waits while both run."""
+        if self.timing.real:
+            if seconds > self.scale.longest_wait:  # a timeline not stated in the run's scale: a suite bug
+                raise ValueError(f"{self.check.id} asked to wait {seconds:g} s of real time (at most "
+                                 f"{self.scale.longest_wait} s)")
+            self.timing.wait(self.check.id, seconds)
+            self.mock_step("wait", seconds=seconds, note="real time: the suite waited while both clocks ran")
+            return
+        client.advance_time(seconds)
+        self.mock.advance_clock(seconds)
+        self.mock_step("advance_clock", seconds=seconds)
 
     def journal(self) -> JournalView:
         return JournalView(self.mock.journal(since=self._mark))
@@ -156,12 +209,6 @@ class CheckContext:
         offset = client.driver.clock_offset - self.mock.control.clock.offset
         if offset > 0:
             self.mock.advance_clock(offset)
-
-    def advance(self, client: Client, seconds: float) -> None:
-        """Move the client's clock and the mock's clock forward together."""
-        client.advance_time(seconds)
-        self.mock.advance_clock(seconds)
-        self.mock_step("advance_clock", seconds=seconds)
 
     def close(self) -> None:
         """Stop the drivers this check started and collect the tokens it saw issued."""

@@ -1,8 +1,9 @@
 """REFRESH-*: the client replaces its token when it expires, before it expires (with a margin), and when it is
 revoked.
 
-The time-dependent checks move the client's clock and the mock's together (``advance_time`` and
-``advance_clock``); the journal then shows which token each call carried.
+The time-dependent checks let time pass on the client's clock and the mock's together (``CheckContext.advance``:
+both jump in virtual time, the suite waits in real time) by intervals stated in the token's lifetime and the run's
+``Scale`` (``timing.py``); the journal then shows which token each call carried.
 """
 
 from __future__ import annotations
@@ -12,10 +13,6 @@ from typing import Any
 
 from .context import CheckContext, Client
 from .evidence import JournalView, Request, plural
-
-SHORT_LIFETIME = 300
-SKEW = 30
-MARGIN = 5  # seconds before expires_in runs out at which REFRESH-MARGIN wants a new token
 
 
 def _first_token(ctx: CheckContext, client: Client) -> Mapping[str, Any]:
@@ -56,8 +53,9 @@ def after_lifetime(ctx: CheckContext) -> None:
     first = _first_token(ctx, client)
     lifetime = int(first["exp"]) - int(first["iat"])
     mark = _mark(ctx)
-    ctx.advance(client, lifetime + 60)
-    client.call_ok(f"the call {lifetime + 60} s later (the first token's lifetime is {lifetime} s)")
+    later_by = lifetime + ctx.scale.past
+    ctx.advance(client, later_by)
+    client.call_ok(f"the call {later_by} s later (the first token's lifetime is {lifetime} s)")
     later = ctx.journal().after(mark)
     ok = [r for r in later.api_calls if r.status == 200]
     if not ok or ok[-1].bearer == first["fingerprint"]:
@@ -80,56 +78,64 @@ def before_expiry(ctx: CheckContext) -> None:
 def margin(ctx: CheckContext) -> None:
     """REFRESH-MARGIN: the client refreshes some seconds before ``expires_in`` runs out, not at its last moment.
 
-    A call, then both clocks move by ``expires_in`` - 5 s (86394 s): the next call must not carry the first
-    token. A token kept until the very second ``expires_in`` runs out reaches the server expired once the
-    request's latency (or a clock a little ahead) is added; a margin of a few seconds or more (the reference
-    client keeps min(60 s, expires_in / 10)) passes. A client refreshing exactly at fetched + ``expires_in``
-    passes REFRESH-BEFORE-EXPIRY and fails this one.
+    A call, then both clocks move by ``expires_in`` - 5 s (86394 s; ``expires_in`` - 1 s of a 14 s one in real
+    time): the next call must not carry the first token. A token kept until the very second ``expires_in`` runs
+    out reaches the server expired once the request's latency (or a clock a little ahead) is added; a margin of a
+    few seconds or more (the reference client keeps min(60 s, expires_in / 10)) passes. A client refreshing
+    exactly at fetched + ``expires_in`` passes REFRESH-BEFORE-EXPIRY and fails this one.
     """
-    expires_in, stale = _first_token_sent_again(ctx, MARGIN)
+    early = ctx.scale.margin
+    expires_in, stale = _first_token_sent_again(ctx, early)
     if stale:
-        ctx.fail(f"{MARGIN} s before expires_in ({expires_in} s) ran out, the call still carried the first token: "
+        ctx.fail(f"{early} s before expires_in ({expires_in} s) ran out, the call still carried the first token: "
                  f"with no refresh margin a token is used until its last second and reaches the server expired "
                  f"once latency is added (refresh ahead of expiry, e.g. min(60 s, expires_in / 10) before):\n"
                  f"{ctx.journal().describe()}")
 
 
 def short_lifetime(ctx: CheckContext) -> None:
-    """REFRESH-SHORT-LIFETIME: with a 300 s token the client refreshes after 300 s without first meeting a 401."""
-    ctx.mock.put_client({"client_id": ctx.mock.client_id, "client_secret": ctx.mock.client_secret,
-                         "token_lifetime": SHORT_LIFETIME})
-    ctx.mock_step("put_client", token_lifetime=SHORT_LIFETIME)
+    """REFRESH-SHORT-LIFETIME: with a short token (300 s; 15 s in real time) the client refreshes once its lifetime
+    has passed without first meeting a 401."""
+    lifetime = ctx.scale.short_lifetime
+    ctx.give_tokens(lifetime)
     client = ctx.client()
     client.new_client()
     first = _first_token(ctx, client)
     mark = _mark(ctx)
-    ctx.advance(client, SHORT_LIFETIME)
-    client.call_ok(f"the call {SHORT_LIFETIME} s later")
+    ctx.advance(client, lifetime)
+    client.call_ok(f"the call {lifetime} s later")
     later = ctx.journal().after(mark)
     refused = [r for r in later.api_calls if r.status == 401 or r.bearer == first["fingerprint"]]
     if refused:
-        ctx.fail(f"the token said expires_in {first.get('expires_in')}; {SHORT_LIFETIME} s later the client sent the "
+        ctx.fail(f"the token said expires_in {first.get('expires_in')}; {lifetime} s later the client sent the "
                  f"expired token anyway ({plural(len(refused), 'call')}) instead of refreshing first "
                  f"(is expires_in read, or a 24 h lifetime assumed?):\n{ctx.journal().describe()}")
 
 
 def clock_skew(ctx: CheckContext) -> None:
-    """REFRESH-CLOCK-SKEW: with the server's clock 30 s ahead, calls around expiry keep succeeding and never
-    carry an expired token. A client comparing the JWT's ``exp`` with its own clock gets this wrong."""
+    """REFRESH-CLOCK-SKEW: with the server's clock a skew ahead (30 s; 3 s in real time), calls around expiry keep
+    succeeding and never carry an expired token. A client comparing the JWT's ``exp`` with its own clock gets this
+    wrong.
+
+    A call; then both clocks move to two skews before the lifetime ends (60 s), a call; then to a third of a skew
+    after it (10 s), a call: on the server's clock the token has expired, on the client's its ``exp`` is still
+    ahead."""
+    skew = ctx.scale.skew
     client = ctx.client()
-    ctx.mock.advance_clock(SKEW)
-    ctx.mock_step("advance_clock", seconds=SKEW, note="the mock only: its clock runs 30 s ahead")
+    ctx.mock.advance_clock(skew)
+    ctx.mock_step("advance_clock", seconds=skew, note=f"the mock only: its clock runs {skew} s ahead")
     client.new_client()
     first = _first_token(ctx, client)
     lifetime = int(first["exp"]) - int(first["iat"])
-    ctx.advance(client, lifetime - 60)
-    client.call_ok(f"the call {lifetime - 60} s after the first")
-    ctx.advance(client, 70)
-    client.call_ok(f"the call {lifetime + 10} s after the first")
+    before, after = 2 * skew, skew // 3
+    ctx.advance(client, lifetime - before)
+    client.call_ok(f"the call {lifetime - before} s after the first")
+    ctx.advance(client, before + after)
+    client.call_ok(f"the call {lifetime + after} s after the first")
     journal = ctx.journal()
     expired = expired_uses(journal)
     if expired:
-        ctx.fail(f"with the mock's clock {SKEW} s ahead of the client's, {plural(len(expired), 'call')} carried "
+        ctx.fail(f"with the mock's clock {skew} s ahead of the client's, {plural(len(expired), 'call')} carried "
                  f"a token already past its exp on the server (do not judge expiry by the JWT's exp against the local "
                  f"clock; count expires_in from when the token was fetched):\n{journal.describe()}")
 

@@ -1,6 +1,8 @@
 """STATE-MACHINE: random sequences of calls, clock moves, revocations, key rotations and transient faults.
 
-A Hypothesis ``RuleBasedStateMachine`` drives the client and the mock; after every step it checks:
+A Hypothesis ``RuleBasedStateMachine`` drives the client and the mock (clock moves only in virtual time: in real
+time its random ones would take minutes per example, so it plays the rest; the refresh checks judge expiry there);
+after every step it checks:
 - every call succeeded unless a fault answered one of its requests;
 - the token requests so far stay within what the events justify: 1, plus one per expiry crossed
   (a token the client holds past half its lifetime), per revocation, per rotation with no grace, per
@@ -137,7 +139,7 @@ class ClientMachine(RuleBasedStateMachine):
     @classmethod
     def bind(cls, ctx: CheckContext, shared: Client | None) -> type[ClientMachine]:
         return type("BoundClientMachine", (cls,), {
-            "ctx": ctx, "shared": shared, "can_advance": "advance_time" in ctx.capabilities,
+            "ctx": ctx, "shared": shared, "can_advance": ctx.clock_moves,
             "can_concur": "concurrent" in ctx.capabilities,
             "max_advance": 2 * ctx.mock.control.policy.lifetime_seconds})
 

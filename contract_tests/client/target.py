@@ -11,7 +11,7 @@ check (the mock is reset before each one), so a run never hammers a sandbox, wha
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
@@ -19,6 +19,7 @@ import httpx
 from mock_server import MockConfig, MockError, MockServer
 
 from .driver import DriverInfo
+from .timing import Timing
 
 MOCK = "mock"
 ENV_URL, ENV_ID, ENV_SECRET = "SCALEKIT_ENVIRONMENT_URL", "SCALEKIT_CLIENT_ID", "SCALEKIT_CLIENT_SECRET"
@@ -76,19 +77,21 @@ def check_upstream(proxy: MockServer) -> None:
 
 @dataclass(frozen=True)
 class DriverOnTarget(DriverInfo):
-    """The report's subject: the driver's self-description, and what the run checked it against.
+    """The report's subject: the driver's self-description, what the run checked it against, and in which time.
 
     ``target`` is ``"mock"`` or the live environment's URL; ``upstream_requests`` how many requests
-    reached that environment (always 0 against the mock).
+    reached that environment (always 0 against the mock). ``timing``: virtual or real time, and the real time
+    waited (``None`` when the run did not start).
     """
 
     target: str = MOCK
     upstream_requests: int = 0
+    timing: Timing | None = field(default=None, compare=False)
 
     @classmethod
-    def of(cls, info: DriverInfo, server: MockServer) -> DriverOnTarget:
+    def of(cls, info: DriverInfo, server: MockServer, timing: Timing | None = None) -> DriverOnTarget:
         return cls(info.name, info.version, info.capabilities, info.unavailable, server.upstream or MOCK,
-                   server.upstream_requests)
+                   server.upstream_requests, timing)
 
     @property
     def live(self) -> bool:
@@ -101,14 +104,23 @@ class DriverOnTarget(DriverInfo):
                 f"forwarded to it)")
 
     def describe(self) -> str:
-        return f"{super().describe()}\n{self.target_text()}"
+        time = f"\n{self.timing.describe()}" if self.timing is not None else ""
+        return f"{super().describe()}\n{self.target_text()}{time}"
 
     def to_json(self, command: str) -> dict[str, Any]:
         target = {"mode": "live" if self.live else MOCK, "url": self.target if self.live else None,
                   "upstream_requests": self.upstream_requests}
-        return {**super().to_json(command), "target": target}
+        data = {**super().to_json(command), "target": target}
+        if self.timing is not None:
+            timing = self.timing
+            data["time"] = {"mode": timing.mode, "reason": timing.reason, "token_lifetime": timing.scale.lifetime,
+                            "waited": {check: round(s, 3) for check, s in timing.waited.items()},
+                            "added_seconds": round(timing.added, 3)}
+        return data
 
     def properties(self) -> list[tuple[str, str]]:
+        time = [] if self.timing is None else [("time.mode", self.timing.mode),
+                                               ("time.added_seconds", f"{self.timing.added:.3f}")]
         return [*super().properties(), ("target.mode", "live" if self.live else MOCK),
                 ("target.url", self.target if self.live else ""), ("target.upstream_requests",
-                                                                   str(self.upstream_requests))]
+                                                                   str(self.upstream_requests)), *time]

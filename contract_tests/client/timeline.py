@@ -7,7 +7,8 @@ Each event is a plain dict with a ``kind`` and a ``time`` (the mock's virtual cl
   ``fault`` when a fault answered it);
 - ``op``: an op the suite sent the driver; ``answer``: what the client answered (``ok``, ``status``,
   ``error_type``, ``text``), or that it did not;
-- ``clock``: the mock's clock moved ``seconds`` forward (``time`` is when, before the move);
+- ``clock``: the mock's clock moved ``seconds`` forward (``time`` is when, before the move): a jump (virtual
+  time), or the suite's wait (real time, ``note`` says so);
 - ``fault``: a fault queued on the mock; ``mock``: another control-plane step (revocation, key rotation, …).
 
 Kept free of I/O so the HTML report can be tested on hand-built events. Journal entries hold fingerprints
@@ -64,7 +65,7 @@ def describe_fault(fault: Mapping[str, Any]) -> str:
 
 def step_event(action: str, fields: Mapping[str, Any], now: float) -> Event:
     """The event of a control-plane step the check noted (``CheckContext.mock_step``) just after taking it."""
-    if action == "advance_clock":
+    if action in ("advance_clock", "wait"):  # a wait (real time) moved the mock's clock as much
         seconds = float(fields.get("seconds", 0))
         return {"kind": "clock", "time": now - seconds, "seconds": seconds, "note": str(fields.get("note", ""))}
     if action == "add_fault":

@@ -3,7 +3,8 @@
 Each entry names the client, the driver command, what the mock must offer it (the official SDKs call
 the API over gRPC; the Python SDK and requests-oauthlib insist on TLS) and how to tell whether the
 client is installed here. The Python libraries come with the ``drivers`` extra
-(``pip install 'scalekit-mock[drivers]'``), the Node SDK with ``python -m contract_tests.drivers.install``.
+(``pip install 'scalekit-mock[drivers]'``), the Node SDK with ``python -m contract_tests.drivers.install``, Go's
+x/oauth2 from Debian's packages (``golang-go``, ``golang-golang-x-oauth2-dev``; its driver is built on first use).
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ import shutil
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+
+from . import go_oauth2
 
 HERE = Path(__file__).resolve().parent
 NODE_SDK_DIR = HERE / "node-sdk"
@@ -31,6 +34,7 @@ class ShippedDriver:
     tls: bool = False
     python_module: str | None = None  # importable when the client is installed
     node_dir: Path | None = None  # a node package whose node_modules must be installed
+    go: bool = False  # a Go driver, built with Debian's toolchain and library (go_oauth2.py)
 
     @property
     def command(self) -> str:
@@ -48,6 +52,8 @@ class ShippedDriver:
                 return "node is not on PATH"
             if not (self.node_dir / "node_modules").is_dir():
                 return f"{self.client} is not installed (python -m contract_tests.drivers.install)"
+        if self.go:
+            return go_oauth2.missing()
         return None
 
 
@@ -70,6 +76,9 @@ SHIPPED: tuple[ShippedDriver, ...] = (
     ShippedDriver("requests-oauthlib", "requests-oauthlib", "OAuth2Session(client=BackendApplicationClient(...)) "
                   "over TLS (it refuses plain http)", *_python("requests_oauthlib_backend"), tls=True,
                   python_module="requests_oauthlib"),
+    ShippedDriver("go-x-oauth2", "golang.org/x/oauth2 clientcredentials", "clientcredentials.Config{ClientID, "
+                  "ClientSecret, TokenURL}.Client(ctx), AuthStyle left to auto-detect (Debian's 0.3.0, built with "
+                  "its Go); it cannot move its clock, so it is judged in real time", *_python("go_oauth2"), go=True),
 )
 
 

@@ -1,11 +1,13 @@
-"""Install the npm dependencies of the drivers that wrap real clients: ``python -m contract_tests.drivers.install``.
+"""Install what the drivers that wrap real clients need beyond Python: ``python -m contract_tests.drivers.install``.
 
 Every directory under ``contract_tests/drivers/`` with a ``package-lock.json`` (``node-sdk/``: the official
 ``@scalekit-sdk/node``) gets ``npm ci --no-audit --no-fund`` when its ``node_modules`` is missing or older
-than the lock file; an up-to-date one is left alone, so running this before every test run is cheap.
+than the lock file; an up-to-date one is left alone, so running this before every test run is cheap. The Go
+driver of golang.org/x/oauth2 is built into its cache directory unless it is there already (``go_oauth2.py``).
 
-Without npm on PATH it prints a one-line notice to stderr and exits 0 (the tests of those drivers then
-skip with a reason), unless ``SCALEKIT_REQUIRE_DRIVERS=1`` (as CI sets it): then it exits 1.
+Without npm on PATH, or without Debian's ``golang-go`` and ``golang-golang-x-oauth2-dev``, it prints a one-line
+notice to stderr and exits 0 (the tests of those drivers then skip with a reason), unless
+``SCALEKIT_REQUIRE_DRIVERS=1`` (as CI sets it): then it exits 1.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ import subprocess
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+
+from . import go_oauth2
 
 DRIVERS = Path(__file__).resolve().parent
 REQUIRE_ENV = "SCALEKIT_REQUIRE_DRIVERS"
@@ -52,8 +56,26 @@ def main(argv: Sequence[str] | None = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--force", action="store_true", help="run npm ci even where node_modules is up to date")
     args = parser.parse_args(argv)
+    return install_npm(args.force) or build_go()
 
-    stale = [p for p in npm_projects() if args.force or is_stale(p)]
+
+def build_go() -> int:
+    """Build the Go driver (a no-op when its binary is in the cache); 1 when it cannot be and drivers are required."""
+    try:
+        go_oauth2.build()
+    except go_oauth2.BuildError as exc:
+        if drivers_required():
+            print(f"error: {REQUIRE_ENV}=1 requires the golang.org/x/oauth2 driver, which cannot be built: {exc}",
+                  file=sys.stderr)
+            return 1
+        print(f"notice: not building the golang.org/x/oauth2 driver (its tests will skip): {exc}", file=sys.stderr)
+    return 0
+
+
+def install_npm(force: bool) -> int:
+    """``npm ci`` where ``node_modules`` is stale (everywhere with ``force``); 1 when that fails or cannot be done
+    and drivers are required."""
+    stale = [p for p in npm_projects() if force or is_stale(p)]
     if not stale:
         return 0
     npm = shutil.which("npm")
