@@ -69,7 +69,8 @@ class ApiResources:
         op = self._operation(route)
         if op is None:
             return {}
-        message = self.contract.query_message(op, parse_qsl(request.query, keep_blank_values=True))
+        message = self.contract.query_message(op, parse_qsl(request.query, keep_blank_values=True)) \
+            if op.query_params else {}
         if route.row.body_field:
             body = _json_object(request.read_body(ApiError, "invalid_argument"))
             if route.row.body_field == "*":
@@ -77,15 +78,18 @@ class ApiResources:
             else:
                 message[route.row.body_field] = body
         match = route.pattern.match(request.path)
-        for name, value in (match.groupdict() if match else {}).items():
-            _set(message, name.replace("__", "."), value)  # path parameters win over the body, as in grpc-gateway
+        for name, value in (match.groupdict() if match else {}).items():  # path parameters win over the body
+            if "__" in name:
+                _set(message, name.replace("__", "."), value)
+            else:
+                message[name] = value
         return message
 
     def call(self, route: Route, message: Mapping[str, Any],
              notes: MutableMapping[str, Any] | None = None) -> tuple[int, dict[str, Any]]:
         """Answer one API call; ``notes`` (the journal entry's extra) hears what a call did beyond its answer."""
         op = self._operation(route)
-        if op is None or not all(has_field(message, p) for p in op.path_params):  # gRPC: the message names its binding
+        if op is None or not _sets_all(message, op.path_params):  # gRPC: the message names its binding
             op = self.contract.binding_for(route.rpc, message) or op
         if op is None:
             return 200, {}
@@ -118,6 +122,15 @@ class ApiResources:
                 return self.org_clients.add_secret(client)
             self.org_clients.remove_secret(client, str(message.get("secret_id", "")))
             return {}
+
+
+def _sets_all(message: Mapping[str, Any], names: tuple[str, ...]) -> bool:
+    """Whether the message sets every one of the path parameters (``has_field``, with a fast path for a plain name)."""
+    for name in names:
+        value = message.get(name) if "." not in name else None
+        if (value is None or value == "") and not has_field(message, name):
+            return False
+    return True
 
 
 def _json_object(raw: bytes) -> dict[str, Any]:
