@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -23,6 +24,12 @@ if TYPE_CHECKING:
     from ..pipeline.proxy import Proxy
 
 
+# Registering a route compiles it with ast.parse, whose recursion bookkeeping CPython 3.11 keeps per
+# interpreter, not per thread (gh-106905): mocks built on two threads at once could fail with
+# "SystemError: AST constructor recursion depth mismatch". One app's routes at a time.
+_COMPILING = threading.Lock()
+
+
 def create_app(config: MockConfig | None = None, *, control: ControlPlane | None = None,
                log: Callable[[JournalEntry], None] | None = None, proxy: Proxy | None = None) -> Flask:
     """Build the mock's WSGI app around a control plane (a new one from ``config`` by default).
@@ -35,7 +42,8 @@ def create_app(config: MockConfig | None = None, *, control: ControlPlane | None
         from ..pipeline.proxy import Proxy  # only in proxy mode: mock mode never loads httpx
 
         proxy = Proxy(plane)
-    app = Flask("mock_server")
+    with _COMPILING:  # Flask() adds its static route
+        app = Flask("mock_server")
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
     app.config["PROVIDE_AUTOMATIC_OPTIONS"] = False  # OPTIONS gets the family's 405 body, not an empty 200
     app.json.sort_keys = False  # type: ignore[attr-defined]
@@ -43,8 +51,9 @@ def create_app(config: MockConfig | None = None, *, control: ControlPlane | None
     app.url_map.strict_slashes = False
     app.url_map.merge_slashes = False
     app.extensions["scalekit_mock"] = plane
-    for blueprint in (index.bp, discovery.bp, controlapi.bp, spec.bp):  # token and API: served by JournalMiddleware
-        app.register_blueprint(blueprint)
+    with _COMPILING:
+        for blueprint in (index.bp, discovery.bp, controlapi.bp, spec.bp):  # token and API: JournalMiddleware's
+            app.register_blueprint(blueprint)
     app.before_request(_control_rules)
     app.register_error_handler(HttpError, render_http_error)
     app.register_error_handler(ControlError, _control_error)
