@@ -283,3 +283,18 @@ def test_calls_served_on_the_event_loop_leave_blocking_faults_for_the_pool() -> 
     assert mock.control.list_faults() == []
     mock.add_fault("forbidden", endpoint="api")  # not blocking: taken inline as usual
     assert face.serve(LIST, headers, b"\x00\x00\x00\x00\x00", may_block=False).code == 7
+
+
+def test_a_call_is_computation_only_once_the_messages_and_the_resources_are_loaded() -> None:
+    """Until the descriptor set and the published document are loaded (the first calls load them, far longer than
+    the control plane may wait), the dispatcher serves calls from the pool, never on the event loop."""
+    from mock_server.faces.grpc import GrpcFace
+
+    mock = MockServer(grpc=True)
+    face = GrpcFace(mock.app.wsgi_app)
+    token = mock.control.issuer.issue(mock.control.policy, mock.default_client, None, mock.now()).access_token
+    assert not face.loaded
+
+    assert face.serve(LIST, [(b"authorization", f"Bearer {token}".encode())], b"\x00\x00\x00\x00\x00").code == 0
+
+    assert face.loaded

@@ -55,6 +55,11 @@ class ApiResources:
                     self._store = store
         return self._store
 
+    @property
+    def loaded(self) -> bool:
+        """Whether the published document and the store are loaded (the first API call loads them)."""
+        return self._store is not None
+
     def reset(self) -> None:
         """Back to the seed data (only if the store was ever loaded: otherwise it already is)."""
         if self._store is not None:

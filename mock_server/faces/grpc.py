@@ -116,6 +116,11 @@ class GrpcFace:
         details = self.catalog.status_details(code, message, errors["error_info_type"], str(spec["error_code"]))
         return GrpcAnswer(code, message, details=details, http_status=int(spec.get("status", 500)))
 
+    @property
+    def loaded(self) -> bool:
+        """Whether the messages and the resources are loaded, so that a call is computation only."""
+        return "catalog" in self.__dict__ and self.control.resources.loaded
+
     @functools.cached_property
     def catalog(self) -> Catalog:
         # Imported on the first call, not with this module: protobuf and the descriptor set cost more than a

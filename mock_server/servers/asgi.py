@@ -4,8 +4,9 @@ uvicorn serves this app (``uvicorn_server.py``). With the gRPC face on (``--grpc
 ``content-type: application/grpc`` over HTTP/2 goes to ``GrpcFace``; every other request is handed to the WSGI
 application (the REST face of the one pipeline, and Flask's views), run on a thread pool so a delayed or hung
 request never blocks the event loop; control-plane requests on a pool of their own, so that hung requests never
-hold them up. A gRPC call is served on the loop itself while no fault is queued (its work is a cached token check
-and a journal entry: a thread hop would cost more), else on the pool too. A message over 4 MiB (gRPC's own
+hold them up. A gRPC call is served on the loop itself once the face's messages and the resources are loaded and
+while no fault is queued (its work is then computation: a cached token check, the store, the encoding; a thread hop
+would cost more), else on the pool too. A message over 4 MiB (gRPC's own
 default receive limit) gets RESOURCE_EXHAUSTED without reaching the face (and without a journal entry).
 
 A ``drop`` fault closes an HTTP/1.1 connection with no answer at all: the server registers each connection's
@@ -74,10 +75,13 @@ class AsgiDispatcher:
             answer = GrpcAnswer(8, "the request message is larger than 4 MiB")  # RESOURCE_EXHAUSTED
         else:
             try:
-                if self.grpc.control.faults:  # a fault may delay or hang: off the event loop
+                # Off the event loop: while a fault is queued (it may delay or hang), and until the messages and
+                # the resources are loaded (the first calls read the descriptor set and the published document,
+                # which takes longer than the control plane may wait).
+                if self.grpc.control.faults or not self.grpc.loaded:
                     answer = await loop.run_in_executor(self.pool, self.grpc.serve, scope["path"], scope["headers"],
                                                         body)
-                else:  # pure computation (a cached token check, a journal entry): no thread hop. A blocking
+                else:  # pure computation (token check, store, encoding): no thread hop. A blocking
                     # fault queued meanwhile is left for the next call, which goes to the pool.
                     answer = self.grpc.serve(scope["path"], scope["headers"], body, may_block=False)
             except Dropped as exc:
