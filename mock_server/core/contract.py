@@ -23,19 +23,19 @@ from typing import TYPE_CHECKING, Any
 
 from .data import RouteRow
 from .errors import ApiError
+from .routes import TEMPLATE_PARAM
 
 if TYPE_CHECKING:  # imported when the first request is checked: jsonschema costs a mock's start ~40 ms
     from jsonschema import Draft202012Validator
     from jsonschema.exceptions import ValidationError
 
 DOCUMENT_URI = "urn:scalekit:openapi"
-_PARAM = re.compile(r"\{([^}=]+)(?:=[^}]*)?\}")
 _TRUE, _FALSE = {"true", "True", "TRUE", "t", "T", "1"}, {"false", "False", "FALSE", "f", "F", "0"}  # Go's ParseBool
 
 
 def normalized(template: str) -> str:
     """A path template with its parameter names dropped: ``/a/{id}`` and ``/a/{org_id}`` are the same route."""
-    return _PARAM.sub("{}", template)
+    return TEMPLATE_PARAM.sub("{}", template)
 
 
 @dataclass(frozen=True)
@@ -133,7 +133,7 @@ class Contract:
                 continue
             typed = _typed(param, values[param.name])
             self._check(param.schema, typed, param.name)
-            _set_dotted(message, param.name, typed)
+            set_field(message, param.name, typed)
         return message
 
     def check_body(self, schema_name: str, body: Any, where: str = "") -> None:
@@ -216,12 +216,28 @@ def _operation(template: str, method: str, spec: Mapping[str, Any], rpcs: Mappin
                      _ref_name(answer), frozenset(int(code) for code in responses if code.isdigit()))
 
 
-def has_field(message: Mapping[str, Any], name: str) -> bool:
-    """Whether the message sets ``name`` (``a.b``: nested) to something other than proto3's empty value."""
+def field_value(message: Mapping[str, Any], name: str) -> Any:
+    """The value of a message's field ``name`` (``a.b``: nested), or ``None``."""
     value: Any = message
     for part in name.split("."):
         value = value.get(part) if isinstance(value, Mapping) else None
-    return value not in (None, "")
+    return value
+
+
+def set_field(message: dict[str, Any], name: str, value: Any) -> None:
+    """Set a message's field ``name`` (``a.b``: nested, the messages on the way made as needed)."""
+    *parents, last = name.split(".")
+    for part in parents:
+        nested = message.get(part)
+        if not isinstance(nested, dict):
+            nested = message[part] = {}
+        message = nested
+    message[last] = value
+
+
+def has_field(message: Mapping[str, Any], name: str) -> bool:
+    """Whether the message sets ``name`` (``a.b``: nested) to something other than proto3's empty value."""
+    return field_value(message, name) not in (None, "")
 
 
 def _ref_name(schema: Mapping[str, Any]) -> str | None:
@@ -248,13 +264,6 @@ def _scalar(name: str, schema: Mapping[str, Any], value: str) -> Any:
             return value in _TRUE
         raise ApiError("invalid_argument", message=f"invalid {name}: {value[:40]!r} is not a boolean")
     return value
-
-
-def _set_dotted(message: dict[str, Any], name: str, value: Any) -> None:
-    *parents, last = name.split(".")
-    for part in parents:
-        message = message.setdefault(part, {})
-    message[last] = value
 
 
 def _first_error(validator: Draft202012Validator, value: Any) -> ValidationError | None:

@@ -18,7 +18,7 @@ from collections.abc import Mapping, MutableMapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
-from .contract import Contract, Operation, has_field, load_contract
+from .contract import Contract, Operation, has_field, load_contract, set_field
 from .errors import ApiError
 from .org_clients import SECRET_RPCS, OrganizationClients
 from .org_clients import SERVICE as CLIENT_SERVICE
@@ -85,7 +85,7 @@ class ApiResources:
         match = route.pattern.match(request.path)
         for name, value in (match.groupdict() if match else {}).items():  # path parameters win over the body
             if "__" in name:
-                _set(message, name.replace("__", "."), value)
+                set_field(message, name.replace("__", "."), value)
             else:
                 message[name] = value
         return message
@@ -148,12 +148,3 @@ def _json_object(raw: bytes) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise ApiError("invalid_argument", message="invalid request body: must be a JSON object")
     return body
-
-
-def _set(message: dict[str, Any], name: str, value: str) -> None:
-    *parents, last = name.split(".")
-    for part in parents:
-        nested = message.get(part)
-        message = nested if isinstance(nested, dict) else message.setdefault(part, {})
-    message[last] = value
-

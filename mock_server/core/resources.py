@@ -31,7 +31,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .contract import Contract, Operation, normalized
+from .contract import Contract, Operation, field_value, normalized
 from .errors import ApiError
 
 Item = dict[str, Any]
@@ -160,7 +160,7 @@ class ResourceStore:
         """The resources the path's scope parameters name, each of which must exist."""
         scope: dict[str, str] = {}
         for param, collection in plan.scope_params:
-            key = _text(_dotted(message, param))
+            key = _text(field_value(message, param))
             parent_key = self._key_field_of(collection)
             if not self._keyed(collection, parent_key, key):
                 raise self._not_found(collection)
@@ -524,7 +524,7 @@ def _matches(item: Item, message: Mapping[str, Any], plan: Plan) -> bool:
     """A list's filters: a query parameter named like a field must equal it; ``query`` is a substring search
     of the item's text fields (``users:search``)."""
     for param in plan.op.query_params:
-        value = _dotted(message, param.name)
+        value = field_value(message, param.name)
         if value in (None, "", []) or param.name in ("page_size", "page_token", "page_number"):
             continue
         if param.name == "query":
@@ -544,13 +544,6 @@ def _texts(item: Any) -> Iterator[str]:
     elif isinstance(item, list):
         for value in item:
             yield from _texts(value)
-
-
-def _dotted(message: Mapping[str, Any], name: str) -> Any:
-    value: Any = message
-    for part in name.split("."):
-        value = value.get(part) if isinstance(value, Mapping) else None
-    return value
 
 
 def _text(value: Any) -> str:

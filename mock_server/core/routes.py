@@ -10,7 +10,8 @@ from dataclasses import dataclass
 
 from .data import RouteRow
 
-_PARAM = re.compile(r"\{([A-Za-z_][A-Za-z0-9_.]*)(?:=[^}]*)?\}")
+# A path template's parameter: ``{name}``, ``{a.b}``, ``{name=**}``
+TEMPLATE_PARAM = re.compile(r"\{([A-Za-z_][A-Za-z0-9_.]*)(?:=[^}]*)?\}")
 
 
 @dataclass(frozen=True)
@@ -46,7 +47,7 @@ class Route:
 def compile_template(template: str) -> re.Pattern[str]:
     """Turn a grpc-gateway path template into a regex: ``{x}`` is one segment, ``**`` the rest."""
     out, pos = [], 0
-    for m in _PARAM.finditer(template):
+    for m in TEMPLATE_PARAM.finditer(template):
         out.append(re.escape(template[pos:m.start()]))
         follows_verb = template[m.end():m.end() + 1] == ":"
         out.append(f"(?P<{m.group(1).replace('.', '__')}>[^/:]+)" if follows_verb
@@ -82,7 +83,7 @@ class RouteTable:
 
     def _add(self, rows: Iterable[RouteRow]) -> None:
         for row in rows:
-            literal = len(_PARAM.sub("", row.template))
+            literal = len(TEMPLATE_PARAM.sub("", row.template))
             route = Route(row, self._policies.get(row.auth_type, "client"), literal)
             self.routes.append(route)
             if "**" in row.template or "{" in "/".join(row.template.split("/")[:4]):

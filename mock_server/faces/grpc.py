@@ -26,11 +26,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
+from ..core.contract import field_value
 from ..core.errors import ApiError, HttpError
 from ..core.faults import Fault
 from ..core.journal import JournalEntry
-from ..core.routes import _PARAM as PARAM
-from ..core.routes import Route
+from ..core.routes import TEMPLATE_PARAM, Route
 from ..pipeline.api import answer_rpc, authorize
 from ..pipeline.pipeline import Target
 from ..pipeline.request import Request
@@ -178,9 +178,7 @@ def _rest_path(template: str, message: dict[str, Any]) -> str:
     """The REST path of the call, for matching faults set on a path: each ``{param}`` (``{a.b}``: a nested
     field) that the message has is filled in, the others are left as they are."""
     def fill(param: re.Match[str]) -> str:
-        value: Any = message
-        for name in param.group(1).split("."):
-            value = value.get(name) if isinstance(value, dict) else None
+        value = field_value(message, param.group(1))
         return str(value) if isinstance(value, (str, int)) else param.group(0)
 
-    return PARAM.sub(fill, template)
+    return TEMPLATE_PARAM.sub(fill, template)
