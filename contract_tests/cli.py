@@ -121,6 +121,9 @@ def _add_matrix(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
                         "them (default README.md)")
     matrix.add_argument("--check", action="store_true",
                         help="don't write: fail (exit 1) when a verdict or client version differs from the page")
+    matrix.add_argument("--html", metavar="PATH",
+                        help="also write the matrix as one self-contained HTML page, cells coloured by outcome with "
+                        "the reason of each miss on its cell (with --check too: the page of the run checked)")
     matrix.add_argument("--jobs", type=int, default=2, metavar="N", help="drivers run at once (default 2)")
     matrix.add_argument("--driver", dest="drivers", nargs="+", metavar="KEY", action="extend",
                         choices=[d.key for d in SHIPPED], help="only these drivers (not with --check)")
@@ -135,6 +138,9 @@ def run_matrix_command(args: argparse.Namespace) -> int:
     try:
         committed = path.read_text(encoding="utf-8") if args.check else ""
         columns = matrix_mod.run_matrix(drivers, jobs=args.jobs, require_all=args.check)
+        if args.html:
+            Path(args.html).write_text(matrix_mod.render_html(columns), encoding="utf-8")
+            print(f"wrote {args.html}")
         if args.check:
             diffs = matrix_mod.differences(committed, columns)
             for line in diffs:

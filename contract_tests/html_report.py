@@ -4,6 +4,7 @@ The timeline (``CheckResult.timeline``, see ``contract_tests.client.timeline``) 
 virtual clock: one column per instant (events less than ``INSTANT`` seconds apart stacked in order), columns
 evenly spaced whatever the time between them, with a break on the axis where the clock jumped. Nothing on the
 page is fetched (inline CSS, no script), and every string from a journal or a driver goes through ``html.escape``.
+``page`` is the shell (the head, its Content-Security-Policy, the shared style) the matrix's page is built in too.
 """
 
 from __future__ import annotations
@@ -26,19 +27,24 @@ OK, BAD, NONE, FAULT, OP, CLOCK, MOCK = "#2e7d32", "#c62828", "#8a8a8a", "#ef8f0
 
 # The page may load nothing at all: a browser blocks (and reports on its console) anything it tries to fetch.
 CSP = "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'\">"
-CSS = """
+# The style every page shares (the matrix's page too, ``contract_tests.matrix``): type, tables, outcome colours.
+BASE_CSS = """
 body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:24px auto;max-width:1400px;
  padding:0 16px;color:#222;background:#fafafa}
 h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:0 0 8px}
+.o-passed{color:#2e7d32}.o-failed{color:#c62828}.o-skipped{color:#777}.o-error{color:#b35c00}
+.muted{color:#777;font-weight:400}
+table{border-collapse:collapse;margin:16px 0;background:#fff}
+th,td{border-bottom:1px solid #e2e2e2;padding:4px 8px;text-align:left;vertical-align:top}
+td.id{font-family:ui-monospace,monospace;white-space:nowrap}
+"""
+CSS = """
 .subject{white-space:pre-wrap;color:#444;margin:0 0 10px;font-family:ui-monospace,monospace;font-size:13px}
 .verdict{font-weight:600;padding:8px 12px;border-radius:6px;white-space:pre-wrap;background:#eee}
 .verdict.v0{background:#e3f3e4}.verdict.v1{background:#fde4e4}.verdict.v2,.verdict.v130{background:#fbe9d6}
 .verdict.v3{background:#fff5cc}
-table.checks{border-collapse:collapse;width:100%;margin:16px 0;background:#fff}
-table.checks th,table.checks td{border-bottom:1px solid #e2e2e2;padding:4px 8px;text-align:left;vertical-align:top}
-table.checks td.id{font-family:ui-monospace,monospace;white-space:nowrap}table.checks td.time{white-space:nowrap}
-.o-passed{color:#2e7d32}.o-failed{color:#c62828}.o-skipped{color:#777}.o-error{color:#b35c00}
-.outcome{font-weight:600}.muted{color:#777;font-weight:400}
+table.checks{width:100%}table.checks td.time{white-space:nowrap}
+.outcome{font-weight:600}
 section.check{background:#fff;border:1px solid #ddd;border-left:5px solid #bbb;border-radius:6px;
  padding:12px 14px;margin:18px 0}
 section.check.o-passed{border-left-color:#2e7d32}section.check.o-failed{border-left-color:#c62828}
@@ -54,18 +60,24 @@ svg rect.cited{fill:#fde4e4;stroke:#c62828}
 """
 
 
+def page(title: str, body: Iterable[str], css: str = "") -> str:
+    """A self-contained page: ``title`` (escaped here), the shared style and ``css``, then ``body``, HTML its callers
+    have escaped. Its Content-Security-Policy lets it load nothing."""
+    return "\n".join([f"<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n{CSP}",
+                      f"<title>{escape(title)}</title>\n<style>{BASE_CSS}{css}</style>\n</head>\n<body>", *body,
+                      "</body>\n</html>\n"])
+
+
 def html(report: SuiteReport) -> str:
     """The whole page."""
     title = f"Scalekit {report.suite} conformance: {report.summary()['verdict']}"
-    parts = [f"<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n{CSP}",
-             f"<title>{escape(title)}</title>\n<style>{CSS}</style>\n</head>\n<body>",
-             f"<h1>Scalekit {escape(report.suite)} conformance</h1>",
+    parts = [f"<h1>Scalekit {escape(report.suite)} conformance</h1>",
              f"<p class=\"subject\">{escape(report.subject.describe())}</p>",
              f"<p class=\"verdict v{report.exit_code}\">{escape(verdict(report))}</p>"]
     if report.startup_error is not None:
         parts.append(f"<p class=\"verdict v2\">the run could not start: {escape(report.startup_error)}</p>")
-    parts += [_table(report), _legend(), *(_section(r, report) for r in report.results), "</body>\n</html>\n"]
-    return "\n".join(parts)
+    parts += [_table(report), _legend(), *(_section(r, report) for r in report.results)]
+    return page(title, parts, CSS)
 
 
 def write_html(report: SuiteReport, path: str | Path) -> None:
