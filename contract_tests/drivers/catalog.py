@@ -3,7 +3,8 @@
 Each entry names the client, the driver command, what the mock must offer it (the official SDKs call
 the API over gRPC; the Python SDK and requests-oauthlib insist on TLS) and how to tell whether the
 client is installed here. The Python libraries come with the ``drivers`` extra
-(``pip install 'scalekit-mock[drivers]'``), the Node SDK with ``python -m contract_tests.drivers.install``, Go's
+(``pip install 'scalekit-mock[drivers]'``), the Node clients (the Node SDK, openid-client) with
+``python -m contract_tests.drivers.install``, Go's
 x/oauth2 from Debian's packages (``golang-go``, ``golang-golang-x-oauth2-dev``; its driver is built on first use).
 """
 
@@ -19,6 +20,7 @@ from . import go_oauth2
 
 HERE = Path(__file__).resolve().parent
 NODE_SDK_DIR = HERE / "node-sdk"
+NODE_OPENID_CLIENT_DIR = HERE / "node-openid-client"
 
 
 @dataclass(frozen=True)
@@ -69,6 +71,12 @@ SHIPPED: tuple[ShippedDriver, ...] = (
     ShippedDriver("node-sdk", "@scalekit-sdk/node", "new ScalekitClient(...).organization over gRPC (h2c)",
                   ("node", str(NODE_SDK_DIR / "driver.mjs")),
                   "node contract_tests/drivers/node-sdk/driver.mjs", grpc=True, node_dir=NODE_SDK_DIR),
+    ShippedDriver("node-openid-client", "openid-client clientCredentialsGrant", "discovery(), then "
+                  "clientCredentialsGrant() and fetchProtectedResource(); openid-client v6 keeps no token, so this "
+                  "judges the cache an app writes around it (the last token reused until expiresIn() <= 60 s, one "
+                  "fetch in flight, nothing on a 401), not the library alone",
+                  ("node", str(NODE_OPENID_CLIENT_DIR / "driver.mjs")),
+                  "node contract_tests/drivers/node-openid-client/driver.mjs", node_dir=NODE_OPENID_CLIENT_DIR),
     ShippedDriver("authlib", "authlib", "requests_client.OAuth2Session, client_credentials",
                   *_python("authlib_session"), python_module="authlib"),
     ShippedDriver("httpx-auth", "httpx-auth", "httpx.Client(auth=OAuth2ClientCredentials(...))",
