@@ -6,7 +6,7 @@ import hmac
 import re
 import threading
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from .errors import ControlError
@@ -41,6 +41,18 @@ class Client:
         return {"client_id": self.client_id, "scopes": None if self.scopes is None else list(self.scopes),
                 "organization_id": self.organization_id, "audience": list(self.audience),
                 "token_lifetime": self.token_lifetime}
+
+
+def client_state(client: Client) -> dict[str, Any]:
+    """Everything of a client, secrets included, as JSON: a command's argument (``state.py``), never shown."""
+    return asdict(client)
+
+
+def client_from_state(data: Mapping[str, Any]) -> Client:
+    """The client ``client_state`` wrote."""
+    lists = {name: tuple(data[name]) for name in ("audience", "other_secrets")}
+    scopes = data["scopes"]
+    return Client(**{**data, **lists, "scopes": None if scopes is None else tuple(scopes)})
 
 
 def _str_list(value: Any, name: str) -> tuple[str, ...]:

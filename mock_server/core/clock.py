@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 
 class VirtualClock:
@@ -14,9 +15,21 @@ class VirtualClock:
         self._source = source
         self._offset = 0.0
         self._lock = threading.Lock()
+        self._pinned = threading.local()  # a command applied on this thread reads the time it was submitted at
 
     def now(self) -> float:
-        return self._source() + self._offset
+        pinned = getattr(self._pinned, "now", None)
+        return self._source() + self._offset if pinned is None else pinned
+
+    @contextlib.contextmanager
+    def pinned(self, now: float) -> Iterator[None]:
+        """Make ``now()`` read ``now`` on this thread meanwhile: a command replayed by another process
+        (``state.py``) computes with the time of the process that submitted it."""
+        self._pinned.now = now
+        try:
+            yield
+        finally:
+            self._pinned.now = None
 
     @property
     def offset(self) -> float:
@@ -36,6 +49,14 @@ class VirtualClock:
         with self._lock:
             self._offset = timestamp - self._source()
         return self.now()
+
+    def offset_for(self, timestamp: float) -> float:
+        """The offset that makes ``now()`` read ``timestamp`` at this instant."""
+        return timestamp - self._source()
+
+    def set_offset(self, offset: float) -> None:
+        with self._lock:
+            self._offset = offset
 
     def reset(self) -> None:
         with self._lock:

@@ -9,24 +9,26 @@ from __future__ import annotations
 
 import functools
 import math
+import os
 import threading
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from .clients import Client, ClientRegistry, client_from_mapping
+from .clients import Client, ClientRegistry, client_from_mapping, client_from_state, client_state
 from .clock import VirtualClock
 from .config import MockConfig
 from .contract import load_contract
 from .data import Fixtures, RouteRow, load_fixtures
 from .errors import ConfigError, ControlError
-from .faults import JOURNALED, FaultQueue, fault_from_mapping
+from .faults import JOURNALED, Fault, FaultQueue, fault_from_mapping
 from .journal import Journal, Redactor, fingerprint
 from .keys import KeyRing, SigningKey, process_key
 from .ratelimit import RateLimiter, requests_per_minute
 from .relay import Relay, unverified_claims
 from .resource_api import ApiResources
 from .routes import RouteTable
+from .state import StateBackend, open_state
 from .tokens import Revocations, TokenIssuer, TokenPolicy, TokenVerifier
 
 
@@ -52,20 +54,23 @@ class ControlPlane:
     """Clock, clients, keys, revocation, faults and journal of one mock environment."""
 
     def __init__(self, config: MockConfig | None = None, issuer: str | None = None,
-                 fixtures: Fixtures | None = None, clock: VirtualClock | None = None) -> None:
+                 fixtures: Fixtures | None = None, clock: VirtualClock | None = None,
+                 backend: StateBackend | None = None) -> None:
         self.config = config or MockConfig()
         overrides = Path(self.config.fixtures_dir) if self.config.fixtures_dir else None
         self.fixtures = fixtures or load_fixtures(overrides)
         self.clock = clock or VirtualClock()
         self.routes = _route_table(self.fixtures)
+        # Where the state lives (state.py): this process, or Redis, shared with other processes.
+        self.backend = backend or open_state(self.config.state, self.config.journal_size)
         self.keys = KeyRing(self._start_key())
         self.revocations = Revocations()
-        self.issuer = TokenIssuer(self.keys)
+        self.issuer = TokenIssuer(self.keys, self.backend.sequence)
         self.clients = ClientRegistry(self._initial_clients())
         self.verifier = TokenVerifier(self.keys, self.revocations, self.clients.known)
         self.faults = FaultQueue()
         self.rate_limiter = RateLimiter(self.fixtures.rate_limit, self.clock.now, self.config.rate_limit)
-        self.journal = Journal(self.config.journal_size)
+        self.journal: Journal = self.backend.journal
         # Redacted wherever they occur in the journal and the log: every client secret, and the control token.
         token = self.config.control_token
         self._seen_secrets = {c.client_secret for c in self.clients.all()} | ({token} if token else set())
@@ -79,6 +84,7 @@ class ControlPlane:
         upstream = self.config.upstream
         self.relay = Relay(upstream, self.config.upstream_budget) if upstream else None  # None: mock mode
         self.set_issuer(issuer or self.config.issuer or f"http://{self.config.host}:{self.config.port}")
+        self.backend.bind({name: getattr(self, "_apply_" + name) for name in COMMANDS})
 
     def _start_key(self) -> Callable[[], SigningKey]:
         """Where the start key comes from: a key file or the fixture key, read now (a bad file fails the start),
@@ -92,6 +98,9 @@ class ControlPlane:
             except OSError as exc:
                 raise ConfigError(f"cannot read signing key file {path}: {exc}") from exc
             key = SigningKey.from_pem(prefix + "10000000000000001", pem)
+        elif self.backend.shared:  # one key for every process of the environment, made by the first
+            shared = self.backend.shared_key(lambda: SigningKey.generate(prefix))
+            return lambda: shared
         else:
             return lambda: process_key(prefix)
         return lambda: key
@@ -112,15 +121,23 @@ class ControlPlane:
             raise ControlError(f"'seconds' must be at most {MAX_ADVANCE:.0f} (317 years)")
         if not math.isfinite(seconds) or not _in_clock_range(self.now() + max(seconds, 0)):
             raise ControlError(f"the clock must stay between 0 and {MAX_TIME:.0f} (year 9999)")
-        try:
-            return self.clock.advance(seconds)
-        except ValueError as exc:
-            raise ControlError(str(exc)) from exc
+        if seconds < 0:
+            raise ControlError("the clock only moves forward; to jump to a time, set it (POST /_mock/clock/set, "
+                               "or MockServer.set_clock)")
+        self.backend.submit("advance_clock", seconds)  # a move, not a time: two moves from two processes add up
+        return self.now()
+
+    def _apply_advance_clock(self, seconds: float) -> None:
+        self.clock.advance(seconds)
 
     def set_clock(self, timestamp: float) -> float:
         if not _in_clock_range(timestamp):
             raise ControlError(f"'now' must be a Unix time from 0 to {MAX_TIME:.0f} (year 9999)")
-        return self.clock.set(timestamp)
+        self.backend.submit("set_clock_offset", self.clock.offset_for(timestamp))
+        return self.now()
+
+    def _apply_set_clock_offset(self, offset: float) -> None:
+        self.clock.set_offset(offset)
 
     # -- proxy mode ---------------------------------------------------------------------------
     def _mock_only(self, what: str, why: str) -> None:
@@ -133,24 +150,33 @@ class ControlPlane:
         """Add a client, or replace the one with the same id."""
         self._mock_only("adding or replacing a client (PUT /_mock/clients/{id})", NOT_OUR_CLIENTS)
         client = spec if isinstance(spec, Client) else client_from_mapping(spec)
+        self.backend.submit("put_client", client_state(client))
+        return client
+
+    def _apply_put_client(self, state: Mapping[str, Any]) -> None:
+        client = client_from_state(state)
         self._seen_secrets = self._seen_secrets | {client.client_secret, *client.other_secrets}
         self.clients.put(client)
-        return client
 
     def remove_client(self, client_id: str) -> None:
         """Remove a client: its secrets get ``invalid_client``, and the tokens it was issued follow the rule for
         deleted clients, as an organization client deleted over the API (``retire_tokens_of``)."""
         self._mock_only("removing a client (DELETE /_mock/clients/{id})", NOT_OUR_CLIENTS)
-        self.clients.remove(client_id)
-        self.retire_tokens_of(client_id)
+        if self.clients.get(client_id) is None:
+            raise ControlError(f"no client '{client_id}'", status=404)
+        self.backend.submit("remove_client", client_id, self.issuer.last_sequence)
 
-    def retire_tokens_of(self, client_id: str) -> str:
+    def _apply_remove_client(self, client_id: str, last_token: int) -> None:
+        self.clients.remove(client_id)
+        self.retire_tokens_of(client_id, last_token)
+
+    def retire_tokens_of(self, client_id: str, last_token: int) -> str:
         """Apply ``organization_clients.tokens_of_deleted`` of fixtures/resources.json (inferred: undocumented) to
-        the tokens issued so far to a client that is gone: ``rejected`` (401 Invalid token) or
+        the tokens issued up to ``last_token`` to a client that is gone: ``rejected`` (401 Invalid token) or
         ``valid_until_expiry``. Returns the rule."""
         rule = str(self.fixtures.resources["organization_clients"]["tokens_of_deleted"])
         if rule == "rejected":
-            self.revocations.revoke_client(client_id, self.issuer.last_sequence)
+            self.revocations.revoke_client(client_id, last_token)
         return rule
 
     def list_clients(self) -> list[dict[str, Any]]:
@@ -166,7 +192,12 @@ class ControlPlane:
         grace = self.fixtures.token["key_grace_seconds"] if grace_seconds is None else grace_seconds
         if math.isnan(grace) or grace < 0:
             raise ControlError("grace_seconds must not be negative")
-        return self.keys.rotate(SigningKey.generate(self.fixtures.token["kid_prefix"]), self.now(), grace).kid
+        key = SigningKey.generate(self.fixtures.token["kid_prefix"])
+        self.backend.submit("rotate_key", key.kid, key.pem().decode(), self.now(), grace)
+        return key.kid
+
+    def _apply_rotate_key(self, kid: str, pem: str, now: float, grace: float) -> None:
+        self.keys.rotate(SigningKey.from_pem(kid, pem.encode(), trusted=True), now, grace)
 
     def jwks(self) -> dict[str, Any]:
         return self.keys.jwks(self.now())
@@ -177,27 +208,49 @@ class ControlPlane:
             jti = _unverified_jti(token)
         if not jti:
             raise ControlError("name the token to revoke by 'jti' or 'token'")
-        self.revocations.revoke(jti)
+        self.backend.submit("revoke", [jti])
         return jti
+
+    def _apply_revoke(self, jtis: list[str]) -> None:
+        self.revocations.revoke_many(jtis)
 
     def revoke_all(self) -> int:
         """Revoke every token issued so far; returns the last revoked sequence number (in proxy mode,
         where the upstream numbers its tokens, the number of relayed tokens revoked)."""
         if self.relay is not None:
             jtis = self.relay.tokens.jtis()
-            self.revocations.revoke_many(jtis)
+            self.backend.submit("revoke", list(jtis))
             return len(jtis)
         last = self.issuer.last_sequence
-        self.revocations.revoke_up_to(last)
+        self.backend.submit("revoke_up_to", last)
         return last
+
+    def _apply_revoke_up_to(self, last: int) -> None:
+        self.revocations.revoke_up_to(last)
 
     # -- faults -------------------------------------------------------------------------------
     def add_fault(self, spec: Mapping[str, Any]) -> dict[str, Any]:
-        fault = fault_from_mapping(self.faults.next_id(), spec, self.fixtures.faults["presets"],
-                                   float(self.fixtures.faults["hang_max_seconds"]))
+        fault = self._fault(0, spec)  # checked here; numbered in the order the environment applies them
         if fault.kind == "redirect" and fault.location is None:
             self.second_origin_url()  # started now, so that the first redirected request does not wait for it
-        return self.faults.add(fault).describe()
+        return self.backend.submit("add_fault", dict(spec))  # type: ignore[no-any-return]
+
+    def _fault(self, fault_id: int, spec: Mapping[str, Any]) -> Fault:
+        return fault_from_mapping(fault_id, spec, self.fixtures.faults["presets"],
+                                  float(self.fixtures.faults["hang_max_seconds"]))
+
+    def _apply_add_fault(self, spec: Mapping[str, Any]) -> dict[str, Any]:
+        return self.faults.add(self._fault(self.faults.next_id(), spec)).describe()
+
+    def take_fault(self, family: str, method: str, path: str, skip: frozenset[str]) -> Fault | None:
+        """The first queued fault for this request, counted down (exactly once in the whole environment)."""
+        if not self.faults:  # the common case: nothing queued, nothing to ask anyone
+            return None
+        return self.backend.submit("take_fault", family, method, path, sorted(skip),  # type: ignore[no-any-return]
+                                 wait_all=False)
+
+    def _apply_take_fault(self, family: str, method: str, path: str, skip: list[str]) -> Fault | None:
+        return self.faults.take(family, method, path, frozenset(skip))
 
     def second_origin_url(self) -> str:
         """Where a redirect fault sends clients by default: another origin on 127.0.0.1 that journals what reaches
@@ -211,6 +264,9 @@ class ControlPlane:
         return self.faults.pending()
 
     def clear_faults(self) -> None:
+        self.backend.submit("clear_faults")
+
+    def _apply_clear_faults(self) -> None:
         self.faults.clear()
 
     @property
@@ -222,8 +278,21 @@ class ControlPlane:
     def set_rate_limit(self, limit: Any) -> dict[str, Any]:
         """Limit the API to ``limit`` requests per minute on the virtual clock (``None``: no limit), counting
         from an empty window; the new rate-limit state."""
-        self.rate_limiter.set(requests_per_minute(limit))
+        self.backend.submit("set_rate_limit", requests_per_minute(limit))
         return self.rate_limit()
+
+    def _apply_set_rate_limit(self, limit: int | None) -> None:
+        self.rate_limiter.set(limit)
+
+    def admit(self, family: str) -> bool:
+        """Whether the rate limit lets a request of ``family`` through now (counted once in the environment)."""
+        if family not in self.rate_limiter.families:
+            return True
+        return self.backend.submit("admit", family, self.now(), wait_all=False)  # type: ignore[no-any-return]
+
+    def _apply_admit(self, family: str, now: float) -> bool:
+        with self.clock.pinned(now):
+            return self.rate_limiter.admit(family)
 
     def rate_limit(self) -> dict[str, Any]:
         """The limit (``requests_per_minute``, ``None`` when off), what counts, and the current window."""
@@ -237,11 +306,23 @@ class ControlPlane:
         return self.journal.entries(**filters)
 
     def clear_journal(self) -> None:
+        self.backend.submit("sync")  # what every process answered so far is in the journal, then goes
         self.journal.clear()
+
+    def _apply_sync(self) -> None:
+        """Nothing changes: a process applies it once its journal holds every request it answered before."""
+        self.journal.flush()
 
     # -- whole state --------------------------------------------------------------------------
     def reset(self) -> None:
         """Back to the initial state: clock, clients, keys, revocations, faults, rate limit, journal, data."""
+        self.backend.submit("reset")
+        self.journal.clear()
+        self.errors.clear()
+        if self.relay is not None:
+            self.relay.reset()
+
+    def _apply_reset(self) -> None:
         released, self._release = self._release, threading.Event()
         released.set()
         self.clock.reset()
@@ -250,14 +331,24 @@ class ControlPlane:
         self.revocations.reset()
         self.faults.clear()
         self.rate_limiter.set(self.config.rate_limit)
-        self.journal.clear()
+        self.journal.flush()
         self.resources.reset()
-        self.errors.clear()
-        if self.relay is not None:
-            self.relay.reset()
+
+    def api_call(self, rpc: str, method: str, template: str, message: Mapping[str, Any]) -> Any:
+        """An API call that changes resources, applied by the whole environment in one order: the time, a seed for
+        what it generates and the last token issued are fixed here, so every process computes the same."""
+        return self.backend.submit("api_call", rpc, method, template, dict(message), self.now(),
+                                 os.urandom(16).hex(), self.issuer.last_sequence)
+
+    def _apply_api_call(self, rpc: str, method: str, template: str, message: dict[str, Any], now: float,
+                        seed: str, last_token: int) -> Any:
+        route = self.routes.find(rpc, method, template)
+        with self.clock.pinned(now):
+            return self.resources.apply(route, message, seed, last_token)
 
     def shutdown(self) -> None:
         self._release.set()
+        self.backend.close()
 
     def state(self) -> dict[str, Any]:
         """Everything at a glance; in proxy mode no clients or keys (the upstream's), and ``upstream`` set."""
@@ -267,6 +358,7 @@ class ControlPlane:
                 "keys": [] if relay else [k.kid for k in self.keys.published(now)],
                 "faults": self.list_faults(), "rate_limit": self.rate_limit(),
                 "journal": {"size": self.journal.size, "last_seq": self.journal.last_seq()},
+                "state": self.backend.describe(),
                 "upstream": relay.state() if relay else None}
 
     def token_summary(self, token: str) -> dict[str, Any]:
@@ -283,6 +375,9 @@ class ControlPlane:
 
 
 
+# What the environment's state changes by: each is applied by ``_apply_<name>`` (state.py).
+COMMANDS = ("advance_clock", "set_clock_offset", "put_client", "remove_client", "rotate_key", "revoke", "revoke_up_to",
+            "add_fault", "take_fault", "clear_faults", "set_rate_limit", "admit", "sync", "reset", "api_call")
 NOT_OUR_CLIENTS = "the upstream environment's clients are managed in its dashboard, not through the proxy"
 MAX_TIME = 253402300799.0  # 9999-12-31T23:59:59Z: beyond it timestamps no longer render as dates
 MAX_ADVANCE = 1e10  # seconds per advance_clock(): from real time, the clock stays below MAX_TIME

@@ -26,6 +26,14 @@ class ControlError(MockError):
         self.status = status
 
 
+class StateUnavailable(ControlError):
+    """The shared state (``--state redis://…``) cannot be reached: the control plane answers 503, the data plane its
+    family's ``state_unavailable`` error, and both answer again once the store is back."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, 503)
+
+
 class HttpError(Exception):
     """Base of the errors an endpoint answers with; ``key`` names an entry of the fixtures.
 

@@ -119,6 +119,9 @@ class Journal:
     def record(self, entry: JournalEntry) -> None:
         self._entries.append(entry)  # deque.append is atomic
 
+    def flush(self) -> None:
+        """Make every recorded entry readable by every process (nothing to do here: ``redis_state.SharedJournal``)."""
+
     def entries(self, *, path: str | None = None, endpoint: str | None = None, status: int | None = None,
                 since: int | None = None, limit: int | None = None) -> list[dict[str, Any]]:
         """Entries in order, filtered: exact ``path`` (or a prefix ending in ``*``), ``endpoint``,

@@ -48,6 +48,11 @@ class SigningKey:
             raise ConfigError(f"signing key {kid}: must be an RSA key of at least 2048 bits")
         return cls.from_private_key(kid, key)
 
+    def pem(self) -> bytes:
+        """The private key as unencrypted PKCS#8 PEM: how a shared state (``redis_state.py``) hands it on."""
+        return self.private_key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                              serialization.NoEncryption())
+
     @classmethod
     def generate(cls, kid_prefix: str = "snk_") -> SigningKey:
         kid = kid_prefix + str(10**16 + secrets.randbelow(9 * 10**16))

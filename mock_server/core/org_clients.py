@@ -12,9 +12,12 @@ id, times and last four characters, as the API shows them.
 
 from __future__ import annotations
 
-import secrets
+import contextlib
+import hashlib
+import itertools
+import os
 import string
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from .clients import Client
@@ -29,12 +32,37 @@ SECRET_RPCS = frozenset(SERVICE + m for m in ("CreateOrganizationClientSecret", 
 _BASE62 = string.ascii_letters + string.digits
 
 
+def _base62(seed: str, salt: str, length: int) -> str:
+    """``length`` letters and digits drawn from SHA-256 of the seed (a secret, 128 random bits): the same for every
+    process that applies the call, unguessable to anyone else. Bytes past the last multiple of 62 are skipped, so
+    each character is uniform."""
+    chars: list[str] = []
+    for block in itertools.count():
+        digest = hashlib.sha256(f"{seed}:{salt}:{block}".encode()).digest()
+        chars.extend(_BASE62[b % 62] for b in digest if b < 248)
+        if len(chars) >= length:
+            return "".join(chars[:length])
+    raise AssertionError("unreachable")
+
+
 class OrganizationClients:
     """Keeps the client registry in step with the API's organization clients."""
 
     def __init__(self, plane: ControlPlane, rules: Mapping[str, Any]) -> None:
         self.plane, self.rules = plane, rules
         self._secrets: dict[str, dict[str, str]] = {}  # client id -> secret id -> secret
+        self._seed, self._last_token = "", -1
+
+    @contextlib.contextmanager
+    def deciding(self, seed: str, last_token: int) -> Iterator[None]:
+        """Meanwhile, secrets come from ``seed`` and a deleted client's tokens are retired up to ``last_token``: what
+        the call's submitter fixed, so that every process of a shared environment makes the same (``state.py``).
+        The caller holds the store's lock."""
+        self._seed, self._last_token = seed, last_token
+        try:
+            yield
+        finally:
+            self._seed, self._last_token = "", -1
 
     def reset(self) -> None:
         self._secrets.clear()
@@ -71,8 +99,8 @@ class OrganizationClients:
         self._register(client)
 
     def _new_secret(self, client_id: str) -> tuple[str, dict[str, Any]]:
-        secret = self.rules["secret_prefix"] + "".join(secrets.choice(_BASE62)
-                                                       for _ in range(int(self.rules["secret_length"])))
+        secret = self.rules["secret_prefix"] + _base62(self._seed or os.urandom(16).hex(), client_id,
+                                                       int(self.rules["secret_length"]))
         secret_id = self.plane.resources.store.new_id(self.rules["secret_id_prefix"])
         self._secrets.setdefault(client_id, {})[secret_id] = secret
         now = rfc3339(self.plane.now())
@@ -95,5 +123,5 @@ class OrganizationClients:
         self._secrets.pop(client_id, None)
         if self.plane.clients.get(client_id) is not None:
             self.plane.clients.remove(client_id)
-        rule = self.plane.retire_tokens_of(client_id)
+        rule = self.plane.retire_tokens_of(client_id, self._last_token)
         return {"tokens_of_deleted_client": f"{rule} (fixtures/resources.json, inferred)"}

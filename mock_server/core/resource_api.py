@@ -93,22 +93,36 @@ class ApiResources:
     def call(self, route: Route, message: Mapping[str, Any],
              notes: MutableMapping[str, Any] | None = None) -> tuple[int, dict[str, Any]]:
         """Answer one API call; ``notes`` (the journal entry's extra) hears what a call did beyond its answer."""
-        op = self._operation(route)
-        if op is None or not _sets_all(message, op.path_params):  # gRPC: the message names its binding
-            op = self.contract.binding_for(route.rpc, message) or op
+        op = self._resolve(route, message)
         if op is None:
             return 200, {}
-        store = self.store
-        if route.rpc in SECRET_RPCS:
-            return op.success_status, self._client_secret(route, message)
-        if not route.rpc.startswith(CLIENT_SERVICE):
-            return store.call(op, message)
-        with store.locked():
-            status, answer = store.call(op, message)
-            note = self.org_clients.after(route.rpc, message, answer)
+        if route.rpc not in SECRET_RPCS and not self.store.changes(op):  # a read: this process's copy answers
+            return self.store.call(op, message)
+        status, answer, note = self.plane.api_call(route.rpc, route.row.method, route.row.template, message)
         if notes is not None:
             notes.update(note)
         return status, answer
+
+    def apply(self, route: Route, message: Mapping[str, Any], seed: str,
+              last_token: int) -> tuple[int, dict[str, Any], dict[str, Any]]:
+        """A call that changes resources, as the environment applies it (``ControlPlane.api_call``): the status,
+        the answer and what the journal notes; ``seed`` for what it generates, ``last_token`` the last token issued
+        when it was made (what a deleted client's tokens are retired up to)."""
+        op = self._resolve(route, message)
+        assert op is not None  # call() submits only operations of the document
+        store = self.store
+        with store.locked(), self.org_clients.deciding(seed, last_token):
+            if route.rpc in SECRET_RPCS:
+                return op.success_status, self._client_secret(route, message), {}
+            status, answer = store.call(op, message)
+            note = self.org_clients.after(route.rpc, message, answer) if route.rpc.startswith(CLIENT_SERVICE) else {}
+        return status, answer, note
+
+    def _resolve(self, route: Route, message: Mapping[str, Any]) -> Operation | None:
+        op = self._operation(route)
+        if op is None or not _sets_all(message, op.path_params):  # gRPC: the message names its binding
+            op = self.contract.binding_for(route.rpc, message) or op
+        return op
 
     def _operation(self, route: Route) -> Operation | None:
         """The document's operation of a route (looked up once per route: the API's hot path)."""

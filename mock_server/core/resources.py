@@ -122,6 +122,10 @@ class ResourceStore:
         """The store's lock, for a caller that reads and changes stored resources in one step."""
         return self._lock
 
+    def changes(self, op: Operation) -> bool:
+        """Whether ``op`` may change stored resources (everything but a get or a list)."""
+        return self.plans[op.operation_id].kind not in ("get", "list")
+
     def lookup(self, collection: str, key_field: str, key: str, scope: Mapping[str, str]) -> Item:
         """A stored resource by key within a scope (every scope key must exist); 404 otherwise."""
         with self._lock:

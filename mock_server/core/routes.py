@@ -122,6 +122,12 @@ class RouteTable:
         best = max((r.literal_weight for r in matching), default=0)
         return sorted({r.row.method for r in matching if r.literal_weight == best})
 
+    def find(self, rpc: str, method: str, template: str) -> Route:
+        """The route of an RPC's binding, as a command names it (``ControlPlane.api_call``)."""
+        if self._more is not None:
+            self._complete()
+        return next(r for r in self.routes if r.rpc == rpc and r.row.method == method and r.row.template == template)
+
     def by_rpc(self, rpc: str) -> Route | None:
         """The route of a gRPC method name (``scalekit.v1.organizations.OrganizationService/GetOrganization``)."""
         return self._rpc_index.get(rpc)

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import itertools
 import threading
-import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jwt
 
@@ -15,6 +13,9 @@ from .clients import Client
 from .errors import ApiError, ConfigError
 from .journal import fingerprint
 from .keys import KeyRing
+
+if TYPE_CHECKING:
+    from .state import TokenSequence
 
 # Every field a token response can carry, in the order the documented example shows them.
 RESPONSE_FIELDS = ("access_token", "token_type", "expires_in", "scope")
@@ -129,15 +130,16 @@ class Revocations:
 class TokenIssuer:
     """Signs access tokens with the key ring's current key; ``jti`` numbers only grow."""
 
-    def __init__(self, keys: KeyRing, first_sequence: int | None = None) -> None:
+    def __init__(self, keys: KeyRing, sequence: TokenSequence) -> None:
         self._keys = keys
-        # Start from the wall clock in microseconds so ids stay unique across mock restarts.
-        self._sequence = itertools.count(first_sequence or time.time_ns() // 1000)
-        self.last_sequence = -1
+        self._sequence = sequence  # the environment's (state.py): shared by every process of a shared state
+
+    @property
+    def last_sequence(self) -> int:
+        return self._sequence.last()
 
     def issue(self, policy: TokenPolicy, client: Client, scopes: tuple[str, ...] | None, now: float) -> IssuedToken:
-        seq = next(self._sequence)
-        self.last_sequence = seq
+        seq = self._sequence.next()
         lifetime = client.token_lifetime or policy.lifetime_seconds
         iat = int(now)
         jti = f"{policy.jti_prefix}{seq}"
