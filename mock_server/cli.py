@@ -27,11 +27,13 @@ from .core.data import load_fixtures
 from .core.errors import MockError
 from .core.journal import JournalEntry
 from .core.ratelimit import MAX_REQUESTS_PER_MINUTE
+from .core.state import shown_url
 from .pipeline.guard import is_loopback
 from .server import MockServer
 
 DEFAULT_PORT = 8080
 CONTROL_TOKEN_ENV = "SCALEKIT_MOCK_CONTROL_TOKEN"
+STATE_ENV = "SCALEKIT_MOCK_STATE"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -65,6 +67,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--signing-key", choices=SIGNING_KEYS, help="'fixture': sign with the key shipped in the "
                        "package, the same JWKS and kid in every run (deterministic, for reproducible tests; INSECURE: "
                        "its private key is public). Default 'generated': a key made for this run")
+    serve.add_argument("--state", metavar="URL", help="keep the environment's state in Redis (redis://HOST:PORT/DB): "
+                       f"every mock pointed at it is one environment (default ${STATE_ENV}, else this process only)")
+    serve.add_argument("--workers", type=int, default=1, metavar="N", help="serve with N processes on one port, one "
+                       "environment (needs --state; default 1)")
     _add_allowed_host(serve)
     _add_control_token(serve)
     _add_proxy(commands)
@@ -172,7 +178,7 @@ def serve_config(args: argparse.Namespace, environ: dict[str, str] | os._Environ
              "journal_size": args.journal_size, "threads": args.threads, "fixtures_dir": args.fixtures,
              "grpc": args.grpc, "tls": args.tls, "tls_cert": args.tls_cert, "tls_key": args.tls_key,
              "rate_limit": args.rate_limit, "signing_key_file": args.signing_key_file,
-             "signing_key": args.signing_key,
+             "signing_key": args.signing_key, "state": args.state or environ.get(STATE_ENV) or None,
              "control_token": args.control_token or environ.get(CONTROL_TOKEN_ENV) or None}
     overrides = flags["fixtures_dir"] or config.fixtures_dir
     config = config.with_env(environ, default_clients(load_fixtures(Path(overrides) if overrides else None)))
@@ -192,16 +198,16 @@ def exposure_warning(config: MockConfig, port: int) -> str | None:
             "127.0.0.1 (the default) unless other machines must reach the mock.")
 
 
-def control_token_lines(server: MockServer, given: str | None, args: argparse.Namespace,
+def control_token_lines(token: str | None, given: str | None, args: argparse.Namespace,
                         environ: Mapping[str, str]) -> list[str]:
     """What stderr says of the control token: one the mock made is printed, this once; one ``given`` (flag,
     environment, config file) is the user's, and is named, not printed (it would land in CI logs). Nothing when
     the control plane needs none."""
-    if server.control_token is None:
+    if token is None:
         return []
     if given is None:
         return [f"# /_mock/ requests need this control token, made for this run, in the {CONTROL_TOKEN_HEADER} "
-                "header (it is not shown again):", f"export {CONTROL_TOKEN_ENV}={server.control_token}"]
+                "header (it is not shown again):", f"export {CONTROL_TOKEN_ENV}={token}"]
     if args.control_token:
         source = "--control-token"
     elif environ.get(CONTROL_TOKEN_ENV):
@@ -214,18 +220,41 @@ def control_token_lines(server: MockServer, given: str | None, args: argparse.Na
 
 def serve(args: argparse.Namespace) -> int:
     config = serve_config(args, os.environ)
+    if args.workers != 1:
+        return serve_workers(args, config)
     server = MockServer(config, log=log_entry if config.log_requests else None).start()
     stop = _stop_on_signals()
     _warn_exposure(config, server.port)
-    _print_control_token(server, config.control_token, args, os.environ)
+    _print_control_token(server.control_token, config.control_token, args, os.environ)
+    _print_banner(config, server.url, exports(server, os.environ, args.config))
+    return _serve_until(stop, server)
+
+
+def serve_workers(args: argparse.Namespace, config: MockConfig) -> int:
+    """``serve --workers N``: N processes, one port, one environment (``workers.py``)."""
+    from .workers import Workers
+
+    workers = Workers(config, args.workers, config.log_requests, args.config)
+    stop = _stop_on_signals()
+    lines = workers.start()
+    shared = workers.config
+    _warn_exposure(shared, shared.port)
+    _print_control_token(shared.control_token, config.control_token, args, os.environ)
+    url = next(line.split("=", 1)[1] for line in lines if line.startswith("export SCALEKIT_ENVIRONMENT_URL="))
+    print(f"# {args.workers} worker processes on port {shared.port}, one environment in the shared state "
+          f"{shown_url(shared.state or '')}")
+    _print_banner(config, url, lines)
+    return workers.wait(stop)
+
+
+def _print_banner(config: MockConfig, url: str, lines: list[str]) -> None:
     faces = " with the gRPC face" if config.grpc else ""
-    print(f"# scalekit-mock serving {server.url}{faces} (Ctrl-C to stop). For your client:")
-    for line in exports(server, os.environ, args.config):
+    print(f"# scalekit-mock serving {url}{faces} (Ctrl-C to stop). For your client:")
+    for line in lines:
         print(line)
     if config.rate_limit is not None:
         print(f"# rate limit: {config.rate_limit} API requests per minute of the mock's clock, then 429")
-    print(f"# the mock's own endpoints (clock, faults, journal, ...): {server.url}/_mock/ (docs/control-plane.md)")
-    return _serve_until(stop, server)
+    print(f"# the mock's own endpoints (clock, faults, journal, ...): {url}/_mock/ (docs/control-plane.md)")
 
 
 def exports(server: MockServer, environ: Mapping[str, str], config_file: str | None) -> list[str]:
@@ -273,7 +302,7 @@ def run_proxy(args: argparse.Namespace) -> int:
         raise MockError(f"the upstream {config.upstream} is this proxy itself: name the real environment")
     stop = _stop_on_signals()
     _warn_exposure(config, server.port)
-    _print_control_token(server, config.control_token, args, environ)
+    _print_control_token(server.control_token, config.control_token, args, environ)
     print(f"# scalekit-mock proxying {config.upstream} on {server.url} (Ctrl-C to stop). For your client:")
     print(f"export SCALEKIT_ENVIRONMENT_URL={server.url}")
     if environ.get("SCALEKIT_CLIENT_ID") and environ.get("SCALEKIT_CLIENT_SECRET"):
@@ -291,9 +320,9 @@ def _warn_exposure(config: MockConfig, port: int) -> None:
         print(warning, file=sys.stderr, flush=True)
 
 
-def _print_control_token(server: MockServer, given: str | None, args: argparse.Namespace,
+def _print_control_token(token: str | None, given: str | None, args: argparse.Namespace,
                          environ: Mapping[str, str]) -> None:
-    for line in control_token_lines(server, given, args, environ):
+    for line in control_token_lines(token, given, args, environ):
         print(line, file=sys.stderr, flush=True)
 
 

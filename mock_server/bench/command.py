@@ -21,6 +21,7 @@ from ..core.errors import MockError
 from .load import pick_load
 from .memory import measure_memory
 from .report import Figure, Report
+from .shared import measure_shared
 from .startup import measure_first_token, measure_start
 from .throughput import measure_throughput
 
@@ -90,6 +91,7 @@ def run(options: Options) -> Report:
     steps: list[tuple[str, Callable[[], None]]] = [
         ("signing and HTTP throughput", lambda: measure_throughput(report, load, options.duration, options.rounds,
                                                                              options.peer)),
+        ("shared state and workers", lambda: measure_shared(report, load, options.duration, options.rounds)),
         ("start time", lambda: measure_start(report, options.warm_starts)),
         ("launch to first token", lambda: measure_first_token(report, options.rounds)),
         (f"memory over {options.requests:,} requests", lambda: measure_memory(report, load, options.warmup,

@@ -42,6 +42,10 @@ class MockConfig:
     rate_limit: int | None = None  # requests per minute to the API (core/ratelimit.py); None: no limit
     # What /_mock/ requests must carry (pipeline/guard.py); MockServer makes one when bound beyond loopback.
     control_token: str | None = field(default=None, repr=False)
+    # Where the environment's state lives (core/state.py): None in this process, or redis://HOST:PORT/DB, shared by
+    # every mock pointed at it (serve --workers).
+    state: str | None = field(default=None, repr=False)  # a Redis URL may hold a password
+    reuse_port: bool = False  # bind with SO_REUSEPORT: several processes listen on one port (serve --workers)
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
@@ -72,6 +76,8 @@ class MockConfig:
             raise ConfigError(str(exc)) from exc
         if self.grpc and self.upstream is not None:
             raise ConfigError("the gRPC face is not available in proxy mode (the proxy relays REST only)")
+        if self.state is not None:
+            _check_state_url(self.state, self.upstream)
         if self.signing_key not in SIGNING_KEYS:
             raise ConfigError(f"signing_key must be one of {', '.join(SIGNING_KEYS)} (not {self.signing_key[:40]!r})")
         if self.signing_key == "fixture" and self.signing_key_file is not None:
@@ -191,3 +197,10 @@ def _clients(value: Any, source: str) -> tuple[Client, ...]:
         return tuple(client_from_mapping(v) for v in value)
     except ControlError as exc:
         raise ConfigError(f"{source}: {exc}") from exc
+
+
+def _check_state_url(url: str, upstream: str | None) -> None:
+    if urlsplit(url).scheme not in ("redis", "rediss", "unix"):
+        raise ConfigError("state must be a Redis URL: redis://HOST:PORT/DB, rediss://… (TLS) or unix:///PATH")
+    if upstream is not None:
+        raise ConfigError("a shared state is for mocks, not for proxy mode (the upstream holds the state)")

@@ -18,7 +18,7 @@ from urllib.parse import parse_qsl, quote
 
 from ..core.bodies import api_error_body
 from ..core.control import ControlPlane
-from ..core.errors import ApiError, HttpError
+from ..core.errors import ApiError, HttpError, OAuthError, StateUnavailable
 from ..core.faults import BLOCKING, HTTP_ONLY, Fault
 from ..core.journal import JournalEntry
 from ..faces.rest import Reply
@@ -82,6 +82,8 @@ class Pipeline:
             answer = render(error, entry)
         except Dropped:
             raise
+        except StateUnavailable:  # the shared state went away mid-request (core/redis_state.py)
+            answer = render(_unavailable(entry.endpoint), entry)
         except Exception as exc:  # noqa: BLE001 - kept for MockServer.check(); the client gets a clean 500
             self.control.errors.append(exc)
             answer = render(ApiError("internal", type(exc).__name__), entry)
@@ -91,13 +93,15 @@ class Pipeline:
 
     def _serve(self, entry: JournalEntry, resolve: Callable[[], Target], endpoint: Callable[[Fault | None], W],
                may_block: bool) -> W:
+        if not self.control.backend.available:
+            raise _unavailable(entry.endpoint)
         target = resolve()
         skip = (frozenset() if may_block else BLOCKING) | (HTTP_ONLY if entry.transport == "grpc" else frozenset())
-        fault = self.control.faults.take(target.family, target.method, target.path, skip)
+        fault = self.control.take_fault(target.family, target.method, target.path, skip)
         if fault is not None:
             entry.fault = fault.describe()
             self.play(fault, entry, target)
-        elif self.limiter.limit is not None and not self.limiter.admit(target.family):
+        elif self.limiter.limit is not None and not self.control.admit(target.family):
             # After the faults: a request a test queued a fault for gets that fault, neither counted nor refused.
             raise ApiError("rate_limited", "past the rate limit (GET /_mock/rate-limit)", dict(self.limiter.headers))
         return endpoint(fault)
@@ -159,6 +163,11 @@ class Pipeline:
         self.control.journal.record(entry)
         if self.log is not None:
             self.log(entry)
+
+
+def _unavailable(family: str) -> HttpError:
+    """What a request gets while the shared state cannot be reached: 503, in its endpoint's shape."""
+    return OAuthError("state_unavailable") if family == "token" else ApiError("state_unavailable")
 
 
 def _request_target(target: Target) -> str:

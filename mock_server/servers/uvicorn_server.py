@@ -64,7 +64,7 @@ class UvicornServer:
         self.scheme = "https" if self.tls else "http"
         self._dispatcher = AsgiDispatcher(app, cast("JournalMiddleware", app.wsgi_app), config.threads, config.grpc)
         try:
-            self._h2 = Listener(self._dispatcher, config.host, config.port, self.tls)
+            self._h2 = Listener(self._dispatcher, config.host, config.port, self.tls, config.reuse_port)
         except MockError:
             self._release()
             raise
@@ -90,9 +90,9 @@ class UvicornServer:
 class Listener:
     """Serve an ASGI app on ``host:port`` (0 picks a free port) until ``stop()``."""
 
-    def __init__(self, app: Any, host: str, port: int, tls: TlsFiles | None) -> None:
+    def __init__(self, app: Any, host: str, port: int, tls: TlsFiles | None, reuse_port: bool = False) -> None:
         try:
-            self.socket = _listen(host, port)
+            self.socket = _listen(host, port, reuse_port)
         except OSError as exc:
             raise MockError(f"cannot listen on {host}:{port}: {exc}") from exc
         self.port = int(self.socket.getsockname()[1])
@@ -132,14 +132,17 @@ class Listener:
             self.socket.close()
 
 
-def _listen(host: str, port: int) -> socket.socket:
+def _listen(host: str, port: int, reuse_port: bool = False) -> socket.socket:
     """A listening TCP socket made with its protocol named: asyncio turns Nagle's algorithm off (TCP_NODELAY) only
     on connections whose socket says IPPROTO_TCP, and ``socket.create_server`` leaves it 0. Without it every
-    answer written in two parts waits ~40 ms for the client's delayed ACK."""
+    answer written in two parts waits ~40 ms for the client's delayed ACK. ``reuse_port``: other processes may listen
+    on the same port, and the kernel spreads the connections over them (``serve --workers``)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if reuse_port:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         sock.bind((host, port))
         sock.listen(1024)
     except OSError:

@@ -239,6 +239,13 @@ def _control_schemas(fixtures: Fixtures) -> dict[str, Schema]:
             "clients": {"type": "array", "items": ref_schema("Client")}, "keys": _STRINGS,
             "faults": {"type": "array", "items": pending}, "rate_limit": ref_schema("RateLimit"),
             "journal": _object({"size": count, "last_seq": count}),
+            "state": {"description": "Where the environment's state lives: this process (memory), or Redis, shared by "
+                                     "every mock pointed at it (--state, --workers).",
+                      "oneOf": [_object({"backend": {"const": "memory"}}),
+                                _object({"backend": {"const": "redis"}, "url": {"type": "string"},
+                                         "process": {"type": "string"},
+                                         "processes": {"type": ["integer", "null"], "minimum": 0},
+                                         "available": {"type": "boolean"}})]},
             "upstream": {"description": "Proxy mode: the upstream and the requests forwarded to it; null in mock "
                                         "mode (where clients and keys are listed).",
                          "oneOf": [{"type": "null"}, _object({"url": {"type": "string"}, "forwarded": count,
