@@ -177,6 +177,7 @@ class ControlPlane:
         rule = str(self.fixtures.resources["organization_clients"]["tokens_of_deleted"])
         if rule == "rejected":
             self.revocations.revoke_client(client_id, last_token)
+            self.backend.sequence.fence()
         return rule
 
     def list_clients(self) -> list[dict[str, Any]]:
@@ -227,6 +228,7 @@ class ControlPlane:
 
     def _apply_revoke_up_to(self, last: int) -> None:
         self.revocations.revoke_up_to(last)
+        self.backend.sequence.fence()
 
     # -- faults -------------------------------------------------------------------------------
     def add_fault(self, spec: Mapping[str, Any]) -> dict[str, Any]:

@@ -10,11 +10,11 @@ of one shared log (a Redis stream), in the log's order (``state.py`` says what a
   limit) is a command too: the log's order decides which process gets it, exactly as often as asked.
 
 The journal is a Redis list that each process appends to in batches from a background thread (no round trip on the
-request's path; an entry is numbered by its place in the list); a read of the journal first has every process flush
-(``sync``). Tokens are numbered by a shared counter. A process that joins later replays the log from the start (or
-from the last reset, which trims it). When Redis cannot be reached every request is answered 503
-(``state_unavailable``), and the process catches up when Redis is back; a Redis that came back empty is a new
-environment, and every process returns to the initial state.
+request's path; an entry is numbered by its place in the list); a read of the journal first has every process
+flush (``sync``). Tokens are numbered from a shared counter, in blocks (``_Sequence``). A process that joins later
+replays the log from the start (or from the last reset, which trims it). When Redis cannot be reached every request
+is answered 503 (``state_unavailable``), and the process catches up when Redis is back; a Redis that came back empty
+is a new environment, and every process returns to the initial state.
 """
 
 from __future__ import annotations
@@ -46,6 +46,7 @@ COMMAND_TIMEOUT = 10.0  # seconds a submitter waits for its own command to be ap
 BARRIER_TIMEOUT = 5.0  # seconds it waits for every other live process to apply it too
 ALIVE_MS = 5000  # a process that has not said it is alive for this long is no longer waited for
 RECONNECT_PAUSE = 0.25
+TOKEN_BLOCK = 256  # jti numbers a process takes at once
 FLUSH_WINDOW = 0.002  # seconds the journal's flusher gathers entries for one push
 
 # The live processes' applied log positions (dead ones are forgotten on the way).
@@ -318,16 +319,30 @@ class RedisState:
 
 
 class _Sequence:
-    """The tokens' ``jti`` numbers: one counter for the environment."""
+    """The tokens' ``jti`` numbers: one counter for the environment, from which each process takes a block of
+    ``TOKEN_BLOCK`` at a time (a token costs no round trip). ``last`` is the counter: no token issued so far has a
+    greater number. Revoking every token up to it stays exact because applying such a revocation ``fence``s each
+    process's block: a token issued after it comes from a new block, above the number revoked."""
 
     def __init__(self, state: RedisState) -> None:
         self._state = state
+        self._lock = threading.Lock()
+        self._next = self._end = 0
 
     def next(self) -> int:
-        return int(self._state.call(lambda r: r.incr(TOKENS)))
+        with self._lock:
+            if self._next >= self._end:
+                end = int(self._state.call(lambda r: r.incrby(TOKENS, TOKEN_BLOCK)))
+                self._next, self._end = end - TOKEN_BLOCK + 1, end + 1
+            number, self._next = self._next, self._next + 1
+            return number
 
     def last(self) -> int:
         return int(self._state.call(lambda r: r.get(TOKENS)) or -1)
+
+    def fence(self) -> None:
+        with self._lock:
+            self._end = self._next
 
 
 class SharedJournal(Journal):
@@ -339,6 +354,7 @@ class SharedJournal(Journal):
         self._state = state
         self._buffer: list[JournalEntry] = []
         self._pending = threading.Event()
+        self._buffered = threading.Lock()
         self._flushing = threading.Lock()
         self._read = 0  # how many entries ever pushed this copy has read (dropped ones included)
         self._cleared = 0
@@ -354,7 +370,7 @@ class SharedJournal(Journal):
         return 0
 
     def record(self, entry: JournalEntry) -> None:
-        with self._flushing:
+        with self._buffered:  # never the lock a push holds: a request does not wait for Redis
             self._buffer.append(entry)
             del self._buffer[:-self.size]  # Redis away for long: the newest entries are kept, as in the ring
         self._pending.set()
@@ -370,8 +386,9 @@ class SharedJournal(Journal):
                 time.sleep(RECONNECT_PAUSE)
 
     def flush(self) -> None:
-        with self._flushing:
-            batch, self._buffer = self._buffer, []
+        with self._flushing:  # one push at a time, so batches reach Redis in the order they were taken
+            with self._buffered:
+                batch, self._buffer = self._buffer, []
             if not batch:
                 return
             try:
@@ -379,7 +396,8 @@ class SharedJournal(Journal):
                 last = int(self._state.call(lambda r: self._push(keys=[JOURNAL, JOURNAL_META],
                                                                  args=[self.size, *texts])))
             except StateUnavailable:
-                self._buffer = batch + self._buffer
+                with self._buffered:
+                    self._buffer[:0] = batch
                 raise
             for number, entry in enumerate(batch, last - len(batch) + 1):
                 entry.seq = number
@@ -400,7 +418,7 @@ class SharedJournal(Journal):
 
     def forget(self) -> None:
         """This copy only (Redis lost the journal): empty, nothing left to push, reading from the start."""
-        with self._flushing, self._lock:
+        with self._flushing, self._buffered, self._lock:
             self._buffer.clear()
             self._entries.clear()
             self._read = self._cleared = 0

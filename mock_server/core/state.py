@@ -30,9 +30,15 @@ Applier = Callable[..., Any]
 
 
 class TokenSequence(Protocol):
+    """The tokens' ``jti`` numbers."""
+
     def next(self) -> int: ...
 
-    def last(self) -> int: ...
+    def last(self) -> int:
+        """No token issued so far has a greater number."""
+
+    def fence(self) -> None:
+        """Tokens issued from now on get numbers above ``last()`` as it was read before (a revocation up to it)."""
 
 
 class StateBackend(Protocol):
@@ -85,6 +91,9 @@ class LocalSequence:
 
     def last(self) -> int:
         return self._last
+
+    def fence(self) -> None:
+        """Nothing to do: numbers only grow, one at a time."""
 
 
 class LocalState:
