@@ -18,6 +18,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from helpers import read_lines
+from redis_server import RedisServer
 
 from contract_tests.client.checks import IDS
 
@@ -166,3 +168,23 @@ def test_pytest_pyargs_with_a_driver_collects_only_the_client_checks(venv: Path,
     assert done.returncode == 0, done.stdout[-3000:]
     # One check selected and passed, the other client checks skipped, the mock's own tests deselected
     assert re.search(rf"^1 passed, {len(IDS) - 1} skipped, \d+ deselected", done.stdout, re.M), done.stdout[-1500:]
+
+
+def test_serve_with_workers_and_a_shared_state_works_from_the_plain_install(venv: Path) -> None:
+    """The README's "Running it for a team or a load test": redis-py came with the package."""
+    store = RedisServer().start()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SCALEKIT_")}
+    process = subprocess.Popen([str(venv / "bin" / "scalekit-mock"), "serve", "--port", "0", "--quiet", "--state",
+                                store.url, "--workers", "2"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True, env=env)
+    try:
+        lines = read_lines(process.stdout, "# the mock's own endpoints")
+        assert any(line.startswith("# 2 worker processes") for line in lines), lines
+        url = next(line.split("=", 1)[1].strip() for line in lines if "ENVIRONMENT_URL=" in line)
+        token = run(venv, "scalekit-mock", "token", "--url", url)
+        assert token.returncode == 0 and token.stdout.startswith("eyJ"), token.stderr
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.communicate(timeout=20)
+        store.remove()
+    assert process.returncode == 0
