@@ -12,10 +12,10 @@
 // or repairs a call.
 
 import { createRequire } from "node:module";
-import readline from "node:readline";
 
 import { ScalekitClient, ScalekitException, ScalekitServerException } from "@scalekit-sdk/node";
 import FakeTimers from "@sinonjs/fake-timers";
+import { advanceTime, serve } from "../node/protocol.mjs";
 
 // stdout carries protocol lines only: anything the SDK (or its dependencies) logs goes to stderr.
 console.log = console.info = console.debug = console.warn = console.error;
@@ -143,41 +143,8 @@ const ops = {
     const calls = Array.from({ length: Number(request.count) }, () => oneCall(request));
     return { ok: true, results: await Promise.all(calls) };
   },
-  advance_time: async ({ seconds }) => {
-    const ms = Number(seconds) * 1000;
-    if (!Number.isFinite(ms) || ms < 0) {
-      return { ok: false, error: { status: null, type: "other", message: "seconds must be a number >= 0" } };
-    }
-    clock.tick(ms);
-    return { ok: true };
-  },
+  advance_time: advanceTime(clock),
   shutdown: async () => ({ ok: true }),
 };
 
-function respond(response) {
-  return new Promise((resolve) => process.stdout.write(`${JSON.stringify(response)}\n`, resolve));
-}
-
-const lines = readline.createInterface({ input: process.stdin, crlfDelay: Infinity });
-for await (const line of lines) { // one request at a time, answered in order
-  if (!line.trim()) continue;
-  let request;
-  try {
-    request = JSON.parse(line);
-  } catch {
-    console.error("driver: a request line that is not JSON was ignored");
-    continue;
-  }
-  const op = Object.hasOwn(ops, request.op) ? ops[request.op] : null;
-  let result;
-  try {
-    result = op
-      ? await op(request)
-      : { ok: false, error: { status: null, type: "unsupported", message: `unknown op ${request.op}` } };
-  } catch (error) { // e.g. new_client without the SCALEKIT_* variables: report it, never crash
-    result = { ok: false, error: protocolError(error) };
-  }
-  await respond({ id: request.id, ...result });
-  if (request.op === "shutdown") break;
-}
-process.exit(0);
+await serve(ops, protocolError);
