@@ -126,7 +126,11 @@ class RouteTable:
         """The route of an RPC's binding, as a command names it (``ControlPlane.api_call``)."""
         if self._more is not None:
             self._complete()
-        return next(r for r in self.routes if r.rpc == rpc and r.row.method == method and r.row.template == template)
+        return self._binding_index[(rpc, method, template)]
+
+    @functools.cached_property
+    def _binding_index(self) -> dict[tuple[str, str, str], Route]:
+        return {(r.rpc, r.row.method, r.row.template): r for r in self.routes}  # read after _complete()
 
     def by_rpc(self, rpc: str) -> Route | None:
         """The route of a gRPC method name (``scalekit.v1.organizations.OrganizationService/GetOrganization``)."""
