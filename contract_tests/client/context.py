@@ -11,18 +11,23 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from time import monotonic
 from typing import Any, NoReturn, TypeVar
 
 from mock_server import MockServer
 
 from ..results import CheckFailure
-from .driver import CallResult, DriverError, DriverOutput, DriverProcess
+from .driver import CallResult, DriverError, DriverInfo, DriverOutput, DriverProcess, ProtocolError
 from .evidence import JournalView
 from .timeline import Event, answer_event, journal_events, merge, no_answer_event, step_event
 from .timing import AUTO, Scale, Timing
 
 T = TypeVar("T")
 LIST_PATH = "/api/v1/organizations?page_size=10"
+# How long a spare driver process may wait for its check (Launcher), in seconds: no longer than a long check keeps
+# its own process, so that a client clock that drifts while idle (a fake Date ticked by a timer, as @sinonjs/
+# fake-timers' shouldAdvanceTime does, lags real time by about 1 %) drifts no further than it would within a check.
+SPARE_MAX_AGE = 10.0
 
 
 class NotApplicable(Exception):
@@ -61,23 +66,78 @@ class RunLog:
 
 
 class Launcher:
-    """Starts driver processes pointed at the mock, recording their output in the run log."""
+    """Starts driver processes pointed at the mock, recording their output in the run log.
+
+    It keeps ``ahead`` processes spawned ahead (the runner sets how many, from the checks still to come): each
+    launch takes the oldest of these *spares* and spawns another, with the mock's own secret, so that start-ups
+    (an interpreter and its imports) overlap the checks running now instead of delaying the next ones. A spare is
+    sent nothing until a launch takes it and says ``hello``: it is as fresh as a process started then. (The run's
+    ``probe`` waits as the first spare, having answered only ``hello``.) One that has exited, or has waited longer
+    than ``SPARE_MAX_AGE``, is killed unused and a process started in its place; ``close`` ends those left.
+    """
 
     def __init__(self, argv: Sequence[str], mock: MockServer, options: SuiteOptions, log: RunLog) -> None:
         self.argv = list(argv)
         self.mock = mock
         self.options = options
         self.log = log
+        self.ahead = 0
+        self._spares: list[tuple[DriverProcess, dict[str, str], float]] = []  # process, env, spawned at; oldest first
 
     def launch(self, label: str, *, secret: str | None = None) -> DriverProcess:
         secret = self.mock.client_secret if secret is None else secret
-        env = {"SCALEKIT_ENVIRONMENT_URL": self.mock.url.rstrip("/"), "SCALEKIT_CLIENT_ID": self.mock.client_id,
-               "SCALEKIT_CLIENT_SECRET": secret, **self.mock.trust_env}
-        output = DriverOutput(label, secret)
-        self.log.outputs.append(output)
-        driver = DriverProcess(self.argv, env, op_timeout=self.options.op_timeout, output=output)
-        driver.start()
+        env = self._env(secret)
+        driver = self._take_spare(env) or self._spawn(env)
+        driver.output.label = label
+        self.log.outputs.append(driver.output)
+        self._spawn_spares()
+        if not driver.sent:  # the probe has said hello already
+            driver.hello()
         return driver
+
+    def probe(self) -> DriverInfo:
+        """What the driver says of itself (``hello``), from a process then kept as the first spare."""
+        env = self._env(self.mock.client_secret)
+        driver = self._spawn(env)
+        self._spares.insert(0, (driver, env, monotonic()))
+        self._spawn_spares()
+        return driver.hello()
+
+    def close(self) -> None:
+        """End the spares left: the probe is shut down, the others, never sent an op, are killed."""
+        spares, self._spares = self._spares, []
+        for driver, _, _ in spares:
+            if driver.sent:
+                driver.close()
+            else:
+                driver.kill()
+
+    def _env(self, secret: str) -> dict[str, str]:
+        return {"SCALEKIT_ENVIRONMENT_URL": self.mock.url.rstrip("/"), "SCALEKIT_CLIENT_ID": self.mock.client_id,
+                "SCALEKIT_CLIENT_SECRET": secret, **self.mock.trust_env}
+
+    def _spawn(self, env: dict[str, str]) -> DriverProcess:
+        output = DriverOutput("spare", env["SCALEKIT_CLIENT_SECRET"])
+        driver = DriverProcess(self.argv, env, op_timeout=self.options.op_timeout, output=output)
+        driver.spawn()
+        return driver
+
+    def _spawn_spares(self) -> None:
+        env = self._env(self.mock.client_secret)
+        while len(self._spares) < self.ahead:
+            try:
+                self._spares.append((self._spawn(env), env, monotonic()))
+            except ProtocolError:  # the command cannot start: the next launch, spawning it anew, says so in its check
+                return
+
+    def _take_spare(self, env: dict[str, str]) -> DriverProcess | None:
+        """The oldest usable spare, if they suit a launch with ``env`` (another secret's launch leaves them)."""
+        while self._spares and self._spares[0][1] == env:
+            driver, _, spawned = self._spares.pop(0)
+            if driver.alive and monotonic() - spawned <= SPARE_MAX_AGE:
+                return driver
+            driver.kill()
+        return None
 
 
 class CheckContext:

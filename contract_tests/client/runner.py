@@ -1,7 +1,8 @@
 """``run_suite``: run the client checks against a driver command and report what each found.
 
 A fresh ``MockServer`` serves the run and is reset before every check. Each check gets a fresh
-driver process unless ``reuse_driver`` (for drivers whose ``new_client`` clears everything). A hung
+driver process unless ``reuse_driver`` (for drivers whose ``new_client`` clears everything), spawned
+while the checks before it run, so that start-ups do not add up (``Launcher``). A hung
 driver fails the check it hung in; a driver that breaks the protocol makes that check an ``error``;
 either way the next check starts a fresh process. With ``live`` the server is a journaling proxy in
 front of a real environment (``target.py``): checks it cannot serve are skipped, some are adapted. The
@@ -27,6 +28,10 @@ from .target import DriverOnTarget, TargetError, check_upstream, target_server
 from .timing import AUTO, MODES, REAL, Timing, choose
 
 __all__ = ["CheckResult", "SuiteReport", "UsageError", "run_suite"]
+
+# Driver processes spawned ahead of the checks that will take them (Launcher): two, so that each has two checks'
+# time to start up (about 0.3 s for a Python driver; most checks take less) while the machine's second core is idle.
+SPARES = 2
 
 
 class UsageError(ValueError):
@@ -99,28 +104,36 @@ class _Run:
 
     def _run(self, report: SuiteReport, checks: list[Check]) -> DriverInfo:
         try:
+            return self._run_checks(report, checks)
+        finally:
+            self.launcher.close()
+
+    def _run_checks(self, report: SuiteReport, checks: list[Check]) -> DriverInfo:
+        self._spawn_ahead(len(checks))
+        try:
             if self.live:
                 check_upstream(self.mock)
-            probe = self.launcher.launch("shared" if self.options.reuse_driver else "hello")
+            if self.options.reuse_driver:
+                self.shared = self.launcher.launch("shared")
+                info = self.shared.info
+            else:
+                info = self.launcher.probe()  # its process serves the first check
         except (DriverError, TargetError) as exc:
             what = "the driver did not start" if isinstance(exc, DriverError) else "the target cannot be used"
             report.startup_error = f"{what}: {exc}"
             report.results = [CheckResult(c.id, c.level, "error", report.startup_error) for c in checks]
             return DriverInfo("unknown", "", ())
-        info = probe.info
         timing = self.timing = choose(self.options.time, info.capabilities, live=self.live)
-        if self.options.reuse_driver:
-            self.shared = probe
-        else:
-            probe.close()
+        after = {check.id: len(checks) - 1 - n for n, check in enumerate(checks)}  # how many checks follow each
         try:
-            report.collect(checks, lambda check: self.run_check(check, info, timing), self.on_result)
+            report.collect(checks, lambda check: self.run_check(check, info, timing, after=after[check.id]),
+                           self.on_result)
         finally:
             if self.shared is not None:
                 self.shared.close()
         return info
 
-    def run_check(self, check: Check, info: DriverInfo, timing: Timing) -> CheckResult:
+    def run_check(self, check: Check, info: DriverInfo, timing: Timing, *, after: int = 0) -> CheckResult:
         if self.live and check.not_live:
             reason = f"not run against a live environment: {check.not_live}"
             return CheckResult(check.id, check.level, "skipped", reason, not_applicable=True)
@@ -132,6 +145,7 @@ class _Run:
                 why += "; or run it in real time (--time real)"
             return CheckResult(check.id, check.level, "skipped", why)
         started = monotonic()
+        self._spawn_ahead(after)
         if self.shared is not None and not self.shared.alive:  # it hung or broke in an earlier check
             self.shared.kill()
             try:
@@ -148,6 +162,11 @@ class _Run:
         # A check that ran and was skipped could not apply to the client (NotApplicable): that skip never counts.
         return CheckResult(check.id, check.level, outcome, message, monotonic() - started,
                            not_applicable=outcome == "skipped", timeline=ctx.timeline())
+
+    def _spawn_ahead(self, checks: int) -> None:
+        """How many processes launches spawn ahead (Launcher) with ``checks`` checks still to come: none when one
+        process serves them all, at most ``SPARES``."""
+        self.launcher.ahead = 0 if self.options.reuse_driver else min(checks, SPARES)
 
     def _outcome(self, check: Check, ctx: CheckContext) -> tuple[str, str]:
         try:

@@ -27,8 +27,9 @@ the invariants that hold whatever the threads do.
 
 Each example gets a fresh driver process, as each check does (docs/driver-protocol.md: some clients keep
 their token cache in process-wide state that ``new_client`` cannot clear, and a token carried over from
-the previous example would make a failure vanish on replay). With ``--reuse-driver`` one process serves
-every example (``new_client`` and a mock reset between them, the clocks realigned), which is faster.
+the previous example would make a failure vanish on replay), spawned while the example before runs. With
+``--reuse-driver`` one process serves every example (``new_client`` and a mock reset between them, the clocks
+realigned), which is faster.
 """
 
 from __future__ import annotations
@@ -266,6 +267,9 @@ class ClientMachine(RuleBasedStateMachine):
 def state_machine(ctx: CheckContext) -> None:
     """STATE-MACHINE: the invariants above hold over random sequences of events (bounded, derandomized)."""
     shared = ctx.client() if ctx.shared is not None else None  # see the module's docstring
+    ahead = ctx.launcher.ahead
+    if shared is None:  # each example takes a fresh process: spawn the next ahead, even when no check follows
+        ctx.launcher.ahead = max(ahead, 1)
     try:
         with _ONE_RUN_AT_A_TIME:
             _run_machine(ClientMachine.bind(ctx, shared), settings=SETTINGS)
@@ -280,6 +284,8 @@ def state_machine(ctx: CheckContext) -> None:
         if isinstance(abort.error, DriverTimeout):
             ctx.fail(f"the driver hung: {abort.error}\nreplay:\n" + "\n".join(abort.transcript))
         raise abort.error from None
+    finally:
+        ctx.launcher.ahead = ahead
 
 
 def _seen_failure(exc: Flaky) -> str | None:
