@@ -12,12 +12,13 @@ Stray prints of the client go to stderr, so stdout carries protocol lines only.
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import json
 import os
 import socket
 import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import IO, Any, NoReturn
 
 PROTOCOL_VERSION = 1
@@ -124,6 +125,22 @@ class Adapter:
         return classify_exception(exc)
 
 
+
+@contextlib.contextmanager
+def hidden_modules(*names: str) -> Iterator[None]:
+    """Meanwhile, importing any of ``names`` (not imported yet) fails with ImportError, as if not installed: for a
+    package whose optional part costs a driver's start-up (time-machine's pytest plugin, httpx's command line).
+    They are importable again afterwards."""
+    hidden = [name for name in names if name not in sys.modules]
+    for name in hidden:
+        sys.modules[name] = None  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        for name in hidden:
+            if sys.modules.get(name, 0) is None:
+                del sys.modules[name]
+
 class _Clock:
     """``advance_time`` through time-machine; ``missing`` says why it is not offered, when it is not."""
 
@@ -134,7 +151,8 @@ class _Clock:
             self.missing = "the adapter says its client's clock cannot be moved (fake_clock = False)"
             return
         try:
-            import time_machine
+            with hidden_modules("pytest"):  # its plugin: half a driver's start-up, and never used here
+                import time_machine
         except ImportError as exc:
             self.missing = f"time-machine cannot be imported in the driver's Python ({exc}): pip install time-machine"
             return

@@ -9,8 +9,10 @@ import sys
 from collections.abc import Mapping
 from typing import Any
 
-from ..driverkit import Adapter, ClientFailure, classify_exception, failure_for_status, run
-from .reference_client import InvalidTokenResponse, ScalekitClient, ScalekitError
+from ..driverkit import Adapter, ClientFailure, classify_exception, failure_for_status, hidden_modules, run
+
+with hidden_modules("httpx._main"):  # httpx's command line (rich, click when installed): a third of the start-up
+    from .reference_client import InvalidTokenResponse, ScalekitClient, ScalekitError
 
 
 class ReferenceAdapter(Adapter):
