@@ -121,9 +121,20 @@ def test_grpc_load_counts_successful_calls() -> None:
     assert len(calls) >= result.requests and {e["outcome"] for e in calls} == {"ok"}
 
 
-@pytest.mark.parametrize("argv", [["--duration", "0"], ["--requests", "-1"], ["--warmup", "-5"], ["--nope"]])
+@pytest.mark.parametrize("argv", [["--duration", "0"], ["--requests", "-1"], ["--warmup", "-5"], ["--nope"],
+                                  ["--steps", "start,nope"], ["--steps", ","]])
 def test_main_with_bad_usage_returns_2(argv: list[str]) -> None:
     assert bench.main(argv) == 2
+
+
+def test_the_bench_runs_only_the_steps_asked_for(tmp_path: Path) -> None:
+    # Given a quick run of the start step alone
+    path = tmp_path / "bench.json"
+    assert bench.main(["--quick", "--steps", "start", "--json", str(path)]) == 0
+    # Then it has the start figures and nothing else
+    report = json.loads(path.read_text(encoding="utf-8"))
+    assert set(report["figures"]) == {"import", "bare_start", "start_cold", "start_warm"}
+    assert list(report["meta"]["others_by_step"]) == ["start time"]
 
 
 def test_python_load_sends_the_plan_and_counts_answers() -> None:

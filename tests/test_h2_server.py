@@ -9,6 +9,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import cast
 
 import httpx
 import pytest
@@ -174,6 +175,46 @@ def test_a_bodiless_http2_request_is_answered_over_h2c() -> None:
         assert answer.status_code == 200 and answer.http_version == "HTTP/2" and answer.json()["keys"]
         answer = client.head(plain.url + "/.well-known/jwks.json")
         assert answer.status_code in (200, 405) and answer.http_version == "HTTP/2"
+
+
+def test_an_http2_connections_writes_of_one_loop_turn_go_out_together() -> None:
+    """uvicorn writes each response's head, body and trailers as they come; the mock's HTTP/2 connections send what
+    was written in one turn of the event loop in one piece, in order, and a close sends it before closing."""
+    import asyncio
+
+    from mock_server.servers.uvicorn_server import _BatchedWrites
+
+    class Transport:
+        def __init__(self) -> None:
+            self.writes: list[bytes] = []
+            self.closed = False
+
+        def write(self, data: bytes) -> None:
+            self.writes.append(data)
+
+        def is_closing(self) -> bool:
+            return self.closed
+
+        def close(self) -> None:
+            self.closed = True
+
+        def get_extra_info(self, name: str) -> str:
+            return f"the transport's {name}"
+
+    async def scenario() -> None:
+        sent = Transport()
+        batched = _BatchedWrites(cast("asyncio.Transport", sent), asyncio.get_running_loop())
+        batched.write(b"head,")
+        batched.writelines([b"body,", b"trailers"])
+        assert sent.writes == []
+        await asyncio.sleep(0)
+        assert sent.writes == [b"head,body,trailers"]
+        batched.write(b"goaway")
+        batched.close()
+        assert sent.writes[-1] == b"goaway" and sent.closed
+        assert batched.get_extra_info("peername") == "the transport's peername"
+
+    asyncio.run(scenario())
 
 
 def test_only_the_servers_chatter_is_silenced() -> None:

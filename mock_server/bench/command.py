@@ -26,6 +26,7 @@ from .startup import measure_first_token, measure_start
 from .throughput import measure_throughput
 
 NOISE_LIMIT = 0.10  # above this share of the CPUs used by other processes, a run is flagged as unreliable
+STEPS = ("throughput", "shared", "start", "first-token", "memory")  # what --steps names, in the order they run
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,7 @@ class Options:
     generator: str = "auto"
     peer: str = "auto"  # the token rate's peer: "auto" (find or install oauth2-mock-server), "none", or a command
     json_path: str | None = None
+    steps: tuple[str, ...] = STEPS
 
 
 def cpu_snapshot() -> tuple[float, float, float]:
@@ -88,17 +90,18 @@ def run(options: Options) -> Report:
     load, report.meta["generator"] = pick_load(options.generator)
     report.meta.update(duration_s=options.duration, rounds=options.rounds, requests=options.requests,
                        warmup=options.warmup)
-    steps: list[tuple[str, Callable[[], None]]] = [
-        ("signing and HTTP throughput", lambda: measure_throughput(report, load, options.duration, options.rounds,
-                                                                             options.peer)),
-        ("shared state and workers", lambda: measure_shared(report, load, options.duration, options.rounds)),
-        ("start time", lambda: measure_start(report, options.warm_starts)),
-        ("launch to first token", lambda: measure_first_token(report, options.rounds)),
-        (f"memory over {options.requests:,} requests", lambda: measure_memory(report, load, options.warmup,
-                                                                               options.requests)),
-    ]
+    steps: dict[str, tuple[str, Callable[[], None]]] = {
+        "throughput": ("signing and HTTP throughput", lambda: measure_throughput(report, load, options.duration,
+                                                                                 options.rounds, options.peer)),
+        "shared": ("shared state and workers", lambda: measure_shared(report, load, options.duration,
+                                                                      options.rounds)),
+        "start": ("start time", lambda: measure_start(report, options.warm_starts)),
+        "first-token": ("launch to first token", lambda: measure_first_token(report, options.rounds)),
+        "memory": (f"memory over {options.requests:,} requests", lambda: measure_memory(report, load, options.warmup,
+                                                                                         options.requests)),
+    }
     first = cpu_snapshot()
-    for name, step in steps:
+    for name, step in (steps[key] for key in STEPS if key in options.steps):
         before = cpu_snapshot()
         step()
         after = cpu_snapshot()
@@ -110,7 +113,7 @@ def run(options: Options) -> Report:
 
 
 def parse_options(argv: list[str] | None) -> Options:
-    parser = argparse.ArgumentParser(prog="scalekit-mock bench", description=__doc__.splitlines()[0].strip("`"))
+    parser = argparse.ArgumentParser(prog="scalekit-mock bench", description=__doc__.splitlines()[0].replace("``", ""))
     parser.add_argument("--duration", type=float, help="seconds per throughput figure (default 5; quick 1)")
     parser.add_argument("--requests", type=int, help="requests for the memory figure (default 100000; quick 10000)")
     parser.add_argument("--warmup", type=int, default=Options.warmup, help="warm-up requests before the first RSS")
@@ -121,9 +124,15 @@ def parse_options(argv: list[str] | None) -> Options:
                         help="the token rate's peer: find or install oauth2-mock-server (auto, the default), none, "
                              "or a command that serves like it (-a HOST -p PORT appended)")
     parser.add_argument("--json", dest="json_path", metavar="PATH", help="also write every figure as JSON")
+    parser.add_argument("--steps", default=",".join(STEPS), metavar="NAME[,NAME...]",
+                        help=f"run only these steps, of {', '.join(STEPS)} (default: all)")
     args = parser.parse_args(argv)
+    steps = tuple(name.strip() for name in args.steps.split(",") if name.strip())
+    if not steps or not set(steps) <= set(STEPS):
+        parser.error(f"--steps takes names of {', '.join(STEPS)}, not {args.steps!r}")
     quick = Options(duration=1.0, requests=10_000, rounds=1, warm_starts=5) if args.quick else Options()
     options = replace(quick, warmup=args.warmup, generator=args.generator, json_path=args.json_path, peer=args.peer,
+                      steps=steps,
                       rounds=quick.rounds if args.rounds is None else args.rounds,
                       duration=quick.duration if args.duration is None else args.duration,
                       requests=quick.requests if args.requests is None else args.requests)

@@ -82,6 +82,9 @@ class Contract:
                 if method in ("get", "put", "post", "delete", "patch"):
                     self.operations.append(_operation(template, method.upper(), spec, rpcs))
         self._by_binding = {(op.rpc, op.method, normalized(op.template)): op for op in self.operations}
+        self._bindings: dict[str, list[Operation]] = {}  # by RPC, in the document's order (the main one first)
+        for op in self.operations:
+            self._bindings.setdefault(op.rpc, []).append(op)
 
     def operation(self, rpc: str, method: str, template: str) -> Operation | None:
         """The operation of one HTTP binding of ``rpc``."""
@@ -90,7 +93,7 @@ class Contract:
     def binding_for(self, rpc: str, message: Mapping[str, Any]) -> Operation | None:
         """The binding of ``rpc`` whose path parameters the message sets (a gRPC ``GetUser`` may name the user by
         ``id`` or by ``external_id``: one RPC, two REST paths); the main binding when none fits better."""
-        bindings = [op for op in self.operations if op.rpc == rpc]  # the main one first: it has no trailing digit
+        bindings = self._bindings.get(rpc, [])  # the main one first: it has no trailing digit
         for op in bindings:
             if all(has_field(message, name) for name in op.path_params):
                 return op

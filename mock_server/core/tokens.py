@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -73,9 +74,16 @@ class VerifiedToken:
     claims: dict[str, Any]
     kid: str
     fingerprint: str
+    sequence: int | None = None  # the number of its jti (what revocations compare), read with the signature
 
     def summary(self) -> dict[str, Any]:
-        """What the journal records of the token: fingerprint, jti, iat, exp."""
+        """What the journal records of the token: fingerprint, jti, iat, exp. Made once per token (the verifier
+        keeps the token for its reuses) and shared by the journal entries of its calls, which never change it: a
+        read of the journal copies them."""
+        return self._summary
+
+    @functools.cached_property
+    def _summary(self) -> dict[str, Any]:
         return {"fingerprint": self.fingerprint,
                 **{k: self.claims[k] for k in ("jti", "iat", "exp") if k in self.claims}}
 
@@ -165,11 +173,12 @@ def jti_sequence(jti: str, prefix: str) -> int | None:
 class TokenVerifier:
     """Checks a bearer token as the real API does; raises ``ApiError`` naming the failure.
 
-    Clients reuse a token for many calls, so the signature check is cached per token (bounded);
-    what can change between calls — the key still published, the issuer, expiry on the virtual
-    clock, revocation — is checked on every use. A token whose client (``client_id``, else ``sub``) is
-    none the environment ever held (``known_client``) is no token the mock issued, whatever signed it: a
-    forgery with a leaked or shared key, or one from another environment's key file. Invalid token.
+    Clients reuse a token for many calls, so the signature check is cached per token (bounded), with what
+    never changes for it (its jti's number, its journal summary); what can change between calls — the key
+    still published, the issuer, expiry on the virtual clock, revocation — is checked on every use. A token
+    whose client (``client_id``, else ``sub``) is none the environment ever held (``known_client``) is no
+    token the mock issued, whatever signed it: a forgery with a leaked or shared key, or one from another
+    environment's key file. Invalid token.
     """
 
     def __init__(self, keys: KeyRing, revocations: Revocations, known_client: Callable[[object], bool],
@@ -194,8 +203,7 @@ class TokenVerifier:
             raise ApiError("invalid_token", "token not valid yet (nbf in the future)")
         if exp <= now:
             raise ApiError("token_expired", "exp is past on the mock's clock")
-        jti = claims.get("jti")
-        sequence = jti_sequence(jti, policy.jti_prefix) if isinstance(jti, str) else None
+        jti, sequence = claims.get("jti"), verified.sequence
         if isinstance(jti, str) and self._revocations.is_revoked(jti, sequence):
             raise ApiError("token_expired", "token revoked")
         if self._revocations.client_revoked(claims.get("client_id"), sequence):
@@ -204,7 +212,9 @@ class TokenVerifier:
 
     def _verify_signature(self, token: str, policy: TokenPolicy, now: float) -> VerifiedToken:
         kid, claims = self._decode(token, policy, now)
-        verified = VerifiedToken(claims, kid, fingerprint(token))
+        jti = claims.get("jti")
+        verified = VerifiedToken(claims, kid, fingerprint(token),
+                                 jti_sequence(jti, policy.jti_prefix) if isinstance(jti, str) else None)
         if len(self._cache) >= self._cache_size:
             self._cache.pop(next(iter(self._cache)), None)  # oldest first: dicts keep insertion order
         self._cache[(policy.issuer, token)] = verified

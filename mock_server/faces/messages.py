@@ -13,7 +13,6 @@ imports this module on the first call, so a server that is never called over gRP
 from __future__ import annotations
 
 import functools
-import json
 import threading
 from dataclasses import dataclass
 from typing import Any
@@ -23,11 +22,12 @@ from google.protobuf.message import DecodeError, Message
 
 from ..core.data import fixtures_dir
 from ..core.errors import ApiError
+from .rest import compact_json
 
 DESCRIPTOR_SET = "scalekit-v1.binpb"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # one per RPC of a catalog: its identity is its hash (the encodings' cache key)
 class Rpc:
     """The request and response message classes of one RPC."""
 
@@ -52,7 +52,7 @@ class Rpc:
 
         Clients read the same resources again and again, and ``ParseDict`` costs several times the JSON text of
         the answer: encodings are kept by that text (a bounded cache, so a changed resource is a new entry)."""
-        return self._encode(json.dumps(message, sort_keys=True, separators=(",", ":")))
+        return self._encode(compact_json(message))
 
     @functools.lru_cache(maxsize=512)  # noqa: B019 - an Rpc lives as long as the process's catalog
     def _encode(self, text: str) -> bytes:

@@ -29,9 +29,24 @@ class Reply:
     content_type: str = "application/json"
     headers: list[tuple[str, str]] = field(default_factory=list)
 
+    def head(self) -> list[tuple[str, str]]:
+        """The headers to send: the Content-Type (a relayed answer may have none), the others, and the
+        Content-Length unless they hold one (a relayed answer to a HEAD request keeps the upstream's)."""
+        content_type = [("Content-Type", self.content_type)] if self.content_type else []
+        has_length = any(k.lower() == "content-length" for k, _ in self.headers)
+        return [*content_type, *self.headers, *([] if has_length else [("Content-Length", str(len(self.body)))])]
+
 
 def json_reply(payload: Any, status: int = 200, headers: Any = ()) -> Reply:
-    return Reply(status, json.dumps(payload, separators=(",", ":")).encode(), headers=list(headers))
+    return Reply(status, compact_json(payload).encode(), headers=list(headers))
+
+
+_COMPACT = json.JSONEncoder(separators=(",", ":"))  # made once: json.dumps with options makes an encoder per call
+
+
+def compact_json(payload: Any) -> str:
+    """``payload`` as JSON without spaces: what the REST face sends, and what the gRPC face keys encodings by."""
+    return _COMPACT.encode(payload)
 
 
 def error_reply(fixtures: Fixtures, error: HttpError, entry: JournalEntry | None) -> Reply:

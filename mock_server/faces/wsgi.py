@@ -1,13 +1,14 @@
-"""The REST face over WSGI: what the server (through its ASGI dispatcher) calls for every request but gRPC calls.
+"""The REST face: what the server (through its ASGI dispatcher) calls for every request but gRPC calls.
 
-Every request first passes the Host check of ``pipeline/guard.py`` (DNS rebinding; a refusal in its family's error
-shape, unjournaled). Control-plane requests (``/_mock/``, ``/``) go straight to the Flask app (which applies the
-guard's CSRF rules), unjournaled. Every other request
-becomes a ``Request`` and runs through the one pipeline (``pipeline/pipeline.py``): the token endpoint and
-the protected API are served without Flask (hot paths), keys and discovery by Flask's views, and in proxy
-mode all of them by the ``Proxy``. Errors are rendered by ``reply.error_reply`` (a ``status`` or ``redirect`` fault:
-its own answer). A ``drop`` or ``hang`` fault raises the server's drop error, so the server closes the connection
-without an answer.
+The dispatcher hands over a token or API request as a ``Request`` built from the ASGI scope (``serve``), every other
+one as a WSGI environ (``__call__``, which is also the app ``create_app`` gives another WSGI server). Every request
+first passes the Host check of ``pipeline/guard.py`` (DNS rebinding; a refusal in its family's error shape,
+unjournaled). Control-plane requests (``/_mock/``, ``/``) go straight to the Flask app (which applies the guard's
+CSRF rules), unjournaled. Every other request is a ``Request`` and runs through the one pipeline
+(``pipeline/pipeline.py``): the token endpoint and the protected API are served without Flask (hot paths), keys and
+discovery by Flask's views, and in proxy mode all of them by the ``Proxy``. Errors are rendered by
+``reply.error_reply`` (a ``status`` or ``redirect`` fault: its own answer). A ``drop`` or ``hang`` fault raises the
+server's drop error, so the server closes the connection without an answer.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ if TYPE_CHECKING:  # imported by the server only in proxy mode: mock mode never 
     from ..pipeline.proxy import Proxy
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+HOT_FAMILIES = frozenset({"token", "api"})  # served without Flask: the server hands them over as a ``Request``
 
 
 def classify(path: str) -> str:
@@ -59,21 +61,24 @@ class JournalMiddleware:
         self.guard = Guard(control_token=control.config.control_token)
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        path = environ.get("PATH_INFO", "") or "/"
-        family = classify(path)
-        host = environ.get("HTTP_HOST", "")
-        if not self.guard.host_allowed(host):
-            return _send(self.misdirected(family, host), start_response)
-        if family == "control":  # its CSRF rules: web/app.py, once the route is known
-            return self.app(environ, start_response)
-        request = Request.from_environ(environ)
-        entry = self.pipeline.entry(request, family)
-        reply = self.pipeline.run(entry, lambda: Target(family, request.method, request.path, request.query),
-                                  lambda fault: self._endpoint(family, request, environ, entry, fault),
-                                  self.render, _status)  # a drop or hang fault raises pipeline.Dropped
-        return _send(reply, start_response)
+        family = classify(environ.get("PATH_INFO", "") or "/")
+        if family == "control" and self.guard.host_allowed(environ.get("HTTP_HOST", "")):
+            return self.app(environ, start_response)  # its CSRF rules: web/app.py, once the route is known
+        return _send(self.serve(Request.from_environ(environ), family, environ), start_response)
 
-    def _endpoint(self, family: str, request: Request, environ: dict[str, Any], entry: JournalEntry,
+    def serve(self, request: Request, family: str, environ: dict[str, Any] | None = None) -> Reply:
+        """Answer a request of any family but the control plane's (whose refused ``Host`` is answered here too).
+        ``environ`` is the request's WSGI environ, for Flask's views (keys, discovery): the server hands over the
+        hot families (``HOT_FAMILIES``) without one."""
+        host = request.header("host")
+        if not self.guard.host_allowed(host):
+            return self.misdirected(family, host)
+        entry = self.pipeline.entry(request, family)
+        return self.pipeline.run(entry, lambda: Target(family, request.method, request.path, request.query),
+                                 lambda fault: self._endpoint(family, request, environ, entry, fault),
+                                 self.render, _status)  # a drop or hang fault raises pipeline.Dropped
+
+    def _endpoint(self, family: str, request: Request, environ: dict[str, Any] | None, entry: JournalEntry,
                   fault: Fault | None) -> Reply:
         if self.proxy is not None:
             return self.proxy.serve(family, request, entry, fault)
@@ -81,6 +86,7 @@ class JournalMiddleware:
             return token_endpoint(self.control, request, entry, fault)
         if family == "api":
             return api_endpoint(self.control, request, entry)
+        assert environ is not None, f"the {family} family is served by Flask's views, from a WSGI environ"
         environ[ENTRY] = entry  # keys and discovery: Flask's views (their errors name the entry's outcome)
         return call_wsgi(self.app, environ)
 
@@ -103,10 +109,7 @@ def _status(reply: Reply) -> int:
 
 
 def _send(reply: Reply, start_response: Callable[..., Any]) -> Iterable[bytes]:
-    content_type = [("Content-Type", reply.content_type)] if reply.content_type else []  # relayed: maybe none
-    length = [] if any(k.lower() == "content-length" for k, _ in reply.headers) else [
-        ("Content-Length", str(len(reply.body)))]
-    start_response(status_line(reply.status), [*content_type, *reply.headers, *length])
+    start_response(status_line(reply.status), reply.head())
     return [reply.body]
 
 

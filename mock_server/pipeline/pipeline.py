@@ -25,6 +25,10 @@ from ..faces.rest import Reply
 from .request import Request
 
 W = TypeVar("W")  # what a face sends: a ``Reply``, a ``GrpcAnswer``
+# The fault kinds a request leaves queued, by (may it block, is it a gRPC call): a call served on an event loop
+# never waits, and a gRPC call never takes a redirect.
+_LEFT_QUEUED = {(block, grpc): (frozenset() if block else BLOCKING) | (HTTP_ONLY if grpc else frozenset())
+                for block in (True, False) for grpc in (True, False)}
 
 
 class Dropped(ConnectionAbortedError):
@@ -96,8 +100,8 @@ class Pipeline:
         if not self.control.backend.available:
             raise _unavailable(entry.endpoint)
         target = resolve()
-        skip = (frozenset() if may_block else BLOCKING) | (HTTP_ONLY if entry.transport == "grpc" else frozenset())
-        fault = self.control.take_fault(target.family, target.method, target.path, skip)
+        fault = self.control.take_fault(target.family, target.method, target.path,
+                                        _LEFT_QUEUED[may_block, entry.transport == "grpc"])
         if fault is not None:
             entry.fault = fault.describe()
             self.play(fault, entry, target)

@@ -1,9 +1,9 @@
 """The request every face hands the pipeline: one transport-neutral value, and the one way to read credentials.
 
-A WSGI environ (built from the ASGI scope by the dispatcher) and a gRPC call both become a ``Request`` before anything
-looks at them; the endpoints, the journal and the faults read only this. Its body is read once, by the server,
-up to ``MAX_BODY_BYTES``; ``length`` keeps what the client declared, so an oversized body is refused (413) by
-the endpoint that needs it without being held in memory.
+An ASGI scope (the mock's server), a WSGI environ (``create_app`` under another server) and a gRPC call all become a
+``Request`` before anything looks at them; the endpoints, the journal and the faults read only this. Its body is read
+once, by the server, up to ``MAX_BODY_BYTES``; ``length`` keeps what the client declared, so an oversized body is
+refused (413) by the endpoint that needs it without being held in memory.
 """
 
 from __future__ import annotations
@@ -87,6 +87,26 @@ class Request:
         query = str(environ.get("QUERY_STRING", ""))
         return cls(str(environ.get("REQUEST_METHOD", "GET")), path, query, tuple(headers), body, length,
                    target=str(environ.get("REQUEST_URI") or ""))
+
+    @classmethod
+    def from_asgi(cls, scope: Mapping[str, Any], body: bytes, too_big: int = 0) -> Request:
+        """An HTTP request as the ASGI server hands it, read as its WSGI environ would be (``from_environ``): the path
+        decoded as Latin-1, a repeated header's values joined by ", " (a repeated Content-Type: the last), ``_`` in
+        a name read as ``-``. ``too_big``: the declared length of a body longer than ``MAX_BODY_BYTES``, not kept."""
+        headers: dict[str, str] = {}
+        content_type = None
+        for raw_name, raw_value in scope["headers"]:
+            name, value = raw_name.decode("latin-1").lower().replace("_", "-"), raw_value.decode("latin-1")
+            if name == "content-type":
+                content_type = value
+            elif name != "content-length":
+                headers[name] = f"{headers[name]}, {value}" if name in headers else value
+        if content_type:
+            headers["content-type"] = content_type
+        path = scope["path"]
+        return cls(scope["method"], path if path.isascii() else path.encode("utf-8").decode("latin-1"),
+                   scope["query_string"].decode("latin-1"), tuple(headers.items()), b"" if too_big else body,
+                   too_big or len(body))
 
     @classmethod
     def from_grpc(cls, path: str, metadata: Iterable[tuple[bytes, bytes]], body: bytes) -> Request:

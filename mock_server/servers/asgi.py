@@ -1,13 +1,14 @@
-"""The ASGI application the server runs: gRPC calls to the gRPC face, the rest to the WSGI app.
+"""The ASGI application the server runs: gRPC calls to the gRPC face, the rest to the REST face.
 
 uvicorn serves this app (``uvicorn_server.py``). With the gRPC face on (``--grpc``), a request with
-``content-type: application/grpc`` over HTTP/2 goes to ``GrpcFace``; every other request is handed to the WSGI
-application (the REST face of the one pipeline, and Flask's views), run on a thread pool so a delayed or hung
-request never blocks the event loop; control-plane requests on a pool of their own, so that hung requests never
-hold them up. A gRPC call is served on the loop itself once the face's messages and the resources are loaded and
-while no fault is queued (its work is then computation: a cached token check, the store, the encoding; a thread hop
-would cost more), else on the pool too. A message over 4 MiB (gRPC's own
-default receive limit) gets RESOURCE_EXHAUSTED without reaching the face (and without a journal entry).
+``content-type: application/grpc`` over HTTP/2 goes to ``GrpcFace``; every other request goes to the REST face
+(``faces/wsgi.JournalMiddleware``): a token or API request as a ``Request`` built from the scope, straight into the
+pipeline; the others (keys, discovery, the control plane: Flask's views) as a WSGI environ. Both run on a thread
+pool so a delayed or hung request never blocks the event loop; control-plane requests on a pool of their own, so
+that hung requests never hold them up. A gRPC call is served on the loop itself once the face's messages and the
+resources are loaded and while no fault is queued (its work is then computation: a cached token check, the store,
+the encoding; a thread hop would cost more), else on the pool too. A message over 4 MiB (gRPC's own default
+receive limit) gets RESOURCE_EXHAUSTED without reaching the face (and without a journal entry).
 
 A ``drop`` fault closes an HTTP/1.1 connection with no answer at all: the server registers each connection's
 transport here (``connections``, by peer address), since ASGI has no way to do it. Over HTTP/2, where the
@@ -22,6 +23,7 @@ instead.
 from __future__ import annotations
 
 import asyncio
+import functools
 import io
 import json
 import sys
@@ -30,10 +32,10 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from ..faces.grpc import MAX_MESSAGE_BYTES, GrpcAnswer, GrpcFace
-from ..faces.rest import protocol_error_body
-from ..faces.wsgi import JournalMiddleware, call_wsgi, classify
+from ..faces.rest import Reply, protocol_error_body
+from ..faces.wsgi import HOT_FAMILIES, JournalMiddleware, call_wsgi, classify
 from ..pipeline.pipeline import Dropped
-from ..pipeline.request import MAX_BODY_BYTES
+from ..pipeline.request import MAX_BODY_BYTES, Request
 
 Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
@@ -44,11 +46,12 @@ Transport = Any  # asyncio.Transport, as the server hands it over
 
 
 class AsgiDispatcher:
-    """The ASGI application: gRPC to the gRPC face, everything else to the WSGI app."""
+    """The ASGI application: gRPC to the gRPC face, everything else to the REST face."""
 
     def __init__(self, wsgi_app: Callable[..., Any], middleware: JournalMiddleware, threads: int,
                  grpc: bool = True) -> None:
         self.wsgi_app = wsgi_app
+        self.middleware = middleware
         self.grpc = GrpcFace(middleware)
         self.grpc_on = grpc
         self.connections: dict[tuple[str, int], Transport] = {}  # HTTP/1.1 connections by peer, for a drop
@@ -66,7 +69,7 @@ class AsgiDispatcher:
                     and _header(scope, b"content-type").startswith(b"application/grpc")):
                 await self._grpc(scope, receive, send)
             else:
-                await self._wsgi(scope, receive, send)
+                await self._rest(scope, receive, send)
 
     async def _grpc(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
         body, too_big = await _read_body(receive, MAX_MESSAGE_BYTES + 5)
@@ -91,13 +94,16 @@ class AsgiDispatcher:
         await send({"type": "http.response.body", "body": answer.body(), "more_body": False})
         await send({"type": "http.response.trailers", "headers": answer.trailers(), "more_trailers": False})
 
-    async def _wsgi(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
+    async def _rest(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
         body, too_big = await _read_body(receive, MAX_BODY_BYTES)
-        environ = _environ(scope, body, too_big)
+        family = classify(scope["path"])
+        if family in HOT_FAMILIES:  # the pipeline's own endpoints: the Request straight from the scope
+            job = functools.partial(self.middleware.serve, Request.from_asgi(scope, body, too_big), family)
+        else:
+            job = functools.partial(call_wsgi, self.wsgi_app, _environ(scope, body, too_big))
         loop = asyncio.get_running_loop()
-        pool = self.control_pool if classify(scope["path"]) == "control" else self.pool
         try:
-            status, headers, payload = await loop.run_in_executor(pool, _run_wsgi, self.wsgi_app, environ)
+            reply = await loop.run_in_executor(self.control_pool if family == "control" else self.pool, job)
         except Dropped:
             transport = self.connections.pop(tuple(scope.get("client") or ()), None)
             if transport is not None:  # HTTP/1.1: closed unanswered
@@ -105,8 +111,8 @@ class AsgiDispatcher:
                 return
             await send({"type": "http.response.start", "status": 502, "headers": [(b"content-length", b"1")]})
             return  # HTTP/2: the stream ends short of its promised body, and uvicorn resets it
-        await send({"type": "http.response.start", "status": status, "headers": headers})
-        await send({"type": "http.response.body", "body": payload, "more_body": False})
+        await send({"type": "http.response.start", "status": reply.status, "headers": _head(reply)})
+        await send({"type": "http.response.body", "body": reply.body, "more_body": False})
 
 
     def protocol_error(self, detail: str, path: str) -> bytes:
@@ -164,9 +170,6 @@ def _environ(scope: dict[str, Any], body: bytes, too_big: int) -> dict[str, Any]
     return environ
 
 
-def _run_wsgi(app: Callable[..., Any], environ: dict[str, Any]) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
-    """Run the WSGI app to completion on a pool thread: status, headers and the whole body, for ASGI."""
-    reply = call_wsgi(app, environ)
-    headers = [(b"content-type", reply.content_type.encode("latin-1"))] if reply.content_type else []
-    headers += [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in reply.headers]
-    return reply.status, headers, reply.body
+def _head(reply: Reply) -> list[tuple[bytes, bytes]]:
+    """The ASGI headers of a reply (``Reply.head``: its Content-Type first, a Content-Length), names lower-case."""
+    return [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in reply.head()]

@@ -11,6 +11,8 @@ backend does (gRPC MaxConnectionIdle, scalekit-facts), with no limit on requests
 at most ``GRACE_SECONDS`` for requests in flight (the control plane has released hung ones by then).
 
 What the mock changes of uvicorn's zttp protocols (``_Http1``, ``_Http2``, ``_Http``):
+- an HTTP/2 connection's writes of one turn of the event loop go out together (``_BatchedWrites``), not one system
+  call per response head, body and trailers;
 - zttp 0.0.35 with uvicorn 0.54 never ends the body of an HTTP/2 request that has none (HEADERS with END_STREAM,
   i.e. any GET), so the app would wait for it forever; ``_Http2`` ends it (``tests/test_h2_server.py`` holds the
   regression test, so an upstream change that makes the fix unnecessary or ineffective shows);
@@ -29,6 +31,7 @@ import logging
 import re
 import socket
 import threading
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import unquote_to_bytes
 
@@ -151,7 +154,41 @@ def _listen(host: str, port: int, reuse_port: bool = False) -> socket.socket:
     return sock
 
 
+class _BatchedWrites:
+    """An HTTP/2 connection's transport, whose writes of one turn of the event loop go out in one system call, in
+    order. uvicorn writes each response's head, body and trailers as the app sends them, and the calls in flight on
+    a connection are answered in the same turn: each write was a ``send`` of its own (three per gRPC call)."""
+
+    def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
+        self._transport, self._loop = transport, loop
+        self._pending: list[bytes] = []
+
+    def write(self, data: bytes) -> None:
+        if not self._pending:
+            self._loop.call_soon(self.flush)
+        self._pending.append(data)
+
+    def writelines(self, lines: Iterable[bytes]) -> None:
+        for data in lines:
+            self.write(data)
+
+    def flush(self) -> None:
+        data, self._pending = b"".join(self._pending), []
+        if data and not self._transport.is_closing():  # closed meanwhile (a reset): nothing can be sent
+            self._transport.write(data)
+
+    def close(self) -> None:
+        self.flush()  # what was written before (a GOAWAY) goes out first
+        self._transport.close()
+
+    def __getattr__(self, name: str) -> Any:  # everything else is the transport's own
+        return getattr(self._transport, name)
+
+
 class _Http2(ZttpH2Protocol):
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(cast("asyncio.Transport", _BatchedWrites(transport, self.loop)))
+
     def handle_request(self, event: Any) -> None:
         super().handle_request(event)
         if getattr(event, "end_stream", False):  # a request without a body: there is none to wait for
