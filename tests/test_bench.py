@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import shlex
+import shutil
 import sys
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,14 @@ FIGURES = {"sign_one_core", "sign_two_threads", "sign_two_processes", "sign_two_
            "api_open_c16", "api_protected_c16", "import", "bare_start", "start_cold", "start_warm", "launch_floor",
            "first_token", "rss_idle", "mixed_c16", "rss_warm", "rss_after", "token_c16_grpc_face", "grpc_get_c16",
            "peer_token_c1", "peer_token_c16"}
+# The shared state's cost and the workers' gain (bench/shared.py): measured where redis-server is (CI installs it).
+REDIS = shutil.which("redis-server") is not None
+SHARED = {f"{kind}_c16_{setup}" for kind in ("token", "api_protected") for setup in ("memory", "redis", "redis_w2")}
+FIGURES |= SHARED if REDIS else set()
 ANCHORED = {"token_c16_grpc_face": "token_c16", "grpc_get_c16": "api_protected_c16",
+            **({"token_c16_redis": "token_c16_memory", "api_protected_c16_redis": "api_protected_c16_memory",
+                "token_c16_redis_w2": "token_c16_redis", "api_protected_c16_redis_w2": "api_protected_c16_redis"}
+               if REDIS else {}),
             "token_c1": "peer_token_c1", "token_c16": "peer_token_c16", "api_protected_c16": "api_open_c16",
             "start_cold": "bare_start", "start_warm": "bare_start", "first_token": "launch_floor",
             "rss_after": "rss_warm", "sign_two_threads": "sign_one_core", "sign_two_processes": "sign_one_core"}
@@ -68,7 +76,8 @@ def test_bench_quick_compares_figure_with_its_anchor(quick_run: dict[str, Any], 
 def test_bench_quick_judges_the_targets(quick_run: dict[str, Any]) -> None:
     judged = {k for k, f in quick_run["figures"].items() if f["target"]}
     assert judged == {"token_c1", "token_c16", "api_protected_c16", "grpc_get_c16", "start_cold", "start_warm",
-                      "rss_after"}
+                      "rss_after", *(("token_c16_redis", "api_protected_c16_redis", "api_protected_c16_redis_w2")
+                                     if REDIS else ())}
     assert all(f["result"].split("/")[-1] in ("PASS", "MISS") for k, f in quick_run["figures"].items() if k in judged)
 
 
