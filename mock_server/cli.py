@@ -244,6 +244,7 @@ def serve_workers(args: argparse.Namespace, config: MockConfig) -> int:
     print(f"# {args.workers} worker processes on port {shared.port}, one environment in the shared state "
           f"{shown_url(shared.state or '')}")
     _print_banner(config, url, lines)
+    sys.stdout.flush()  # a pipe is block-buffered: whoever reads the banner must get it now
     return workers.wait(stop)
 
 
