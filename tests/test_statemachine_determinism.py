@@ -5,7 +5,8 @@ nightly-sized run (``SCALEKIT_DETERMINISM_RUNS=10``), which judges more drivers:
 that passes, one failing only after a long shrink (``cache_forever``), and the real client whose verdict used to
 change (httpx-auth; skipped when the ``drivers`` extra is not installed). CI's 3 runs of its 3 drivers take about
 a minute. Two runs go side by side, each in a process of its own (Hypothesis in two threads at once can trip
-CPython 3.11's ast.parse).
+CPython 3.11's ast.parse). The other checks are tests/test_verdict_determinism.py's, whose 10-run variant runs
+STATE-MACHINE too, in every shipped driver's whole catalogue.
 """
 
 from __future__ import annotations
