@@ -15,21 +15,25 @@ class VirtualClock:
         self._source = source
         self._offset = 0.0
         self._lock = threading.Lock()
-        self._pinned = threading.local()  # a command applied on this thread reads the time it was submitted at
+        self._pins: dict[int, float] = {}  # thread -> the time a command applied on it was submitted at
 
     def now(self) -> float:
-        pinned = getattr(self._pinned, "now", None)
-        return self._source() + self._offset if pinned is None else pinned
+        if self._pins:  # only while a command is applied: the hot path pays one truth test
+            pinned = self._pins.get(threading.get_ident())
+            if pinned is not None:
+                return pinned
+        return self._source() + self._offset
 
     @contextlib.contextmanager
     def pinned(self, now: float) -> Iterator[None]:
         """Make ``now()`` read ``now`` on this thread meanwhile: a command replayed by another process
         (``state.py``) computes with the time of the process that submitted it."""
-        self._pinned.now = now
+        thread = threading.get_ident()
+        self._pins[thread] = now
         try:
             yield
         finally:
-            self._pinned.now = None
+            del self._pins[thread]
 
     @property
     def offset(self) -> float:
@@ -38,8 +42,7 @@ class VirtualClock:
     def advance(self, seconds: float) -> float:
         """Move the clock forward by ``seconds`` (never backward) and return the new time."""
         if seconds < 0:
-            raise ValueError("the clock only moves forward; to jump to a time, set it (POST /_mock/clock/set, "
-                             "or MockServer.set_clock)")
+            raise ValueError(BACKWARD)
         with self._lock:
             self._offset += seconds
         return self.now()
@@ -61,3 +64,6 @@ class VirtualClock:
     def reset(self) -> None:
         with self._lock:
             self._offset = 0.0
+
+
+BACKWARD = "the clock only moves forward; to jump to a time, set it (POST /_mock/clock/set, or MockServer.set_clock)"

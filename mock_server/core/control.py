@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from .clients import Client, ClientRegistry, client_from_mapping, client_from_state, client_state
-from .clock import VirtualClock
+from .clock import BACKWARD, VirtualClock
 from .config import MockConfig
 from .contract import load_contract
 from .data import Fixtures, RouteRow, load_fixtures
@@ -122,8 +122,7 @@ class ControlPlane:
         if not math.isfinite(seconds) or not _in_clock_range(self.now() + max(seconds, 0)):
             raise ControlError(f"the clock must stay between 0 and {MAX_TIME:.0f} (year 9999)")
         if seconds < 0:
-            raise ControlError("the clock only moves forward; to jump to a time, set it (POST /_mock/clock/set, "
-                               "or MockServer.set_clock)")
+            raise ControlError(BACKWARD)
         self.backend.submit("advance_clock", seconds)  # a move, not a time: two moves from two processes add up
         return self.now()
 

@@ -1,13 +1,13 @@
 """Where an environment's state lives: in this process (``LocalState``, the default), or shared by many processes
 through Redis (``redis_state.RedisState``, ``--state redis://…``).
 
-The control plane changes its state only through **commands**: a name and JSON arguments, applied by the
-function the control plane registers under that name (``ControlPlane.APPLY``). Whatever is not deterministic (a
-generated key, the time, a random seed) is decided before a command is submitted and travels in its arguments,
-so that applying the same commands in the same order gives every process the same state. ``LocalState`` applies a
-command at once, in the caller's thread; ``RedisState`` appends it to a shared log that every process applies in
-order, and returns once every live process has applied it. The journal and the ``jti`` sequence are the two
-pieces of state that change on every request; each backend keeps them its own way, behind the same interface.
+The control plane changes its state only through **commands**: a name and JSON arguments, applied by
+``ControlPlane._apply_<name>`` (the names: ``control.COMMANDS``). Whatever is not deterministic (a generated key,
+the time, a random seed) is decided before a command is submitted and travels in its arguments, so that applying
+the same commands in the same order gives every process the same state. ``LocalState`` applies a command at once,
+in the caller's thread; ``RedisState`` appends it to a shared log that every process applies in order, and returns
+once every live process has applied it. The journal and the ``jti`` sequence are the two pieces of state that
+change on every request; each backend keeps them its own way, behind the same interface.
 """
 
 from __future__ import annotations
