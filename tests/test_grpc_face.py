@@ -293,8 +293,8 @@ def test_a_call_is_computation_only_once_the_messages_and_the_resources_are_load
     mock = MockServer(grpc=True)
     face = GrpcFace(mock.app.wsgi_app)
     token = mock.control.issuer.issue(mock.control.policy, mock.default_client, None, mock.now()).access_token
-    assert not face.loaded
+    assert not face.computes_only(LIST)
 
     assert face.serve(LIST, [(b"authorization", f"Bearer {token}".encode())], b"\x00\x00\x00\x00\x00").code == 0
 
-    assert face.loaded
+    assert face.computes_only(LIST)

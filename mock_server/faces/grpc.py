@@ -116,10 +116,13 @@ class GrpcFace:
         details = self.catalog.status_details(code, message, errors["error_info_type"], str(spec["error_code"]))
         return GrpcAnswer(code, message, details=details, http_status=int(spec.get("status", 500)))
 
-    @property
-    def loaded(self) -> bool:
-        """Whether the messages and the resources are loaded, so that a call is computation only."""
-        return "catalog" in self.__dict__ and self.control.resources.loaded
+    def computes_only(self, path: str) -> bool:
+        """Whether the call to ``path`` is computation only (``JournalMiddleware.computes_only`` for its route's
+        REST method, once the messages are loaded), so that the server may answer it on its event loop."""
+        if "catalog" not in self.__dict__:
+            return False
+        route = self.control.routes.by_rpc(path[1:])
+        return self.middleware.computes_only(route.row.method if route is not None else "GET")
 
     @functools.cached_property
     def catalog(self) -> Catalog:

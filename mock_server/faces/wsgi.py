@@ -66,17 +66,33 @@ class JournalMiddleware:
             return self.app(environ, start_response)  # its CSRF rules: web/app.py, once the route is known
         return _send(self.serve(Request.from_environ(environ), family, environ), start_response)
 
-    def serve(self, request: Request, family: str, environ: dict[str, Any] | None = None) -> Reply:
+    def serve(self, request: Request, family: str, environ: dict[str, Any] | None = None, *,
+              may_block: bool = True) -> Reply:
         """Answer a request of any family but the control plane's (whose refused ``Host`` is answered here too).
         ``environ`` is the request's WSGI environ, for Flask's views (keys, discovery): the server hands over the
-        hot families (``HOT_FAMILIES``) without one."""
+        hot families (``HOT_FAMILIES``) without one. ``may_block=False``: served on an event loop
+        (``computes_only``), so delay, hang and drop faults stay queued for a later request."""
         host = request.header("host")
         if not self.guard.host_allowed(host):
             return self.misdirected(family, host)
         entry = self.pipeline.entry(request, family)
         return self.pipeline.run(entry, lambda: Target(family, request.method, request.path, request.query),
                                  lambda fault: self._endpoint(family, request, environ, entry, fault),
-                                 self.render, _status)  # a drop or hang fault raises pipeline.Dropped
+                                 self.render, _status, may_block=may_block)  # drop, hang: pipeline.Dropped
+
+    def computes_only(self, method: str) -> bool:
+        """Whether an API request (REST or gRPC) with this REST ``method`` is computation only, so that a server
+        may answer it on its event loop rather than hop to a thread (which costs more than the answer).
+
+        Only while nothing can make it wait: no fault queued (one may delay or hang it), the published document and
+        the store loaded (the first call reads them: longer than the control plane may wait), no upstream to relay
+        to, no request log (its output may be a pipe nobody reads), and nothing to wait for from other processes:
+        a shared state (``core/redis_state.py``) applies a write, and counts a rate-limited request, through Redis;
+        its reads are this process's own. A fault queued in between is left for the next request (``may_block``)."""
+        control = self.control
+        return (not control.faults and self.proxy is None and self.pipeline.log is None
+                and control.resources.loaded
+                and (not control.backend.shared or (method == "GET" and control.rate_limiter.limit is None)))
 
     def _endpoint(self, family: str, request: Request, environ: dict[str, Any] | None, entry: JournalEntry,
                   fault: Fault | None) -> Reply:

@@ -5,10 +5,12 @@ uvicorn serves this app (``uvicorn_server.py``). With the gRPC face on (``--grpc
 (``faces/wsgi.JournalMiddleware``): a token or API request as a ``Request`` built from the scope, straight into the
 pipeline; the others (keys, discovery, the control plane: Flask's views) as a WSGI environ. Both run on a thread
 pool so a delayed or hung request never blocks the event loop; control-plane requests on a pool of their own, so
-that hung requests never hold them up. A gRPC call is served on the loop itself once the face's messages and the
-resources are loaded and while no fault is queued (its work is then computation: a cached token check, the store,
-the encoding; a thread hop would cost more), else on the pool too. A message over 4 MiB (gRPC's own default
-receive limit) gets RESOURCE_EXHAUSTED without reaching the face (and without a journal entry).
+that hung requests never hold them up. An API call, REST or gRPC, is answered on the loop itself while nothing can
+make it wait (``JournalMiddleware.computes_only``: no fault queued, the resources loaded, no upstream, no request
+log, nothing to wait for from other processes): its work is then computation (a cached token check, the store, the
+encoding) and a thread hop would cost more than it; else it goes to the pool too. A token request always goes to
+the pool: signing takes longer than the loop should wait, and runs in parallel there. A message over 4 MiB (gRPC's
+own default receive limit) gets RESOURCE_EXHAUSTED without reaching the face (and without a journal entry).
 
 A ``drop`` fault closes an HTTP/1.1 connection with no answer at all: the server registers each connection's
 transport here (``connections``, by peer address), since ASGI has no way to do it. Over HTTP/2, where the
@@ -78,15 +80,11 @@ class AsgiDispatcher:
             answer = GrpcAnswer(8, "the request message is larger than 4 MiB")  # RESOURCE_EXHAUSTED
         else:
             try:
-                # Off the event loop: while a fault is queued (it may delay or hang), and until the messages and
-                # the resources are loaded (the first calls read the descriptor set and the published document,
-                # which takes longer than the control plane may wait).
-                if self.grpc.control.faults or not self.grpc.loaded:
+                if self.grpc.computes_only(scope["path"]):  # no thread hop: see JournalMiddleware.computes_only
+                    answer = self.grpc.serve(scope["path"], scope["headers"], body, may_block=False)
+                else:
                     answer = await loop.run_in_executor(self.pool, self.grpc.serve, scope["path"], scope["headers"],
                                                         body)
-                else:  # pure computation (token check, store, encoding): no thread hop. A blocking
-                    # fault queued meanwhile is left for the next call, which goes to the pool.
-                    answer = self.grpc.serve(scope["path"], scope["headers"], body, may_block=False)
             except Dropped as exc:
                 answer = GrpcAnswer(GRPC_UNAVAILABLE, f"the connection was dropped ({exc})")
         await send({"type": "http.response.start", "status": 200, "trailers": True,
@@ -103,7 +101,10 @@ class AsgiDispatcher:
             job = functools.partial(call_wsgi, self.wsgi_app, _environ(scope, body, too_big))
         loop = asyncio.get_running_loop()
         try:
-            reply = await loop.run_in_executor(self.control_pool if family == "control" else self.pool, job)
+            if family == "api" and self.middleware.computes_only(scope["method"]):
+                reply = self.middleware.serve(Request.from_asgi(scope, body, too_big), family, may_block=False)
+            else:
+                reply = await loop.run_in_executor(self.control_pool if family == "control" else self.pool, job)
         except Dropped:
             transport = self.connections.pop(tuple(scope.get("client") or ()), None)
             if transport is not None:  # HTTP/1.1: closed unanswered
