@@ -7,14 +7,16 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shlex
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import get_token
+from helpers import get_token, wait_until
 
 from mock_server import MockServer, bench
 from mock_server.bench import grpcload
@@ -179,3 +181,26 @@ def test_without_a_peer_the_bench_says_why(monkeypatch: pytest.MonkeyPatch) -> N
     monkeypatch.setattr(peer.shutil, "which", lambda name: None)
     assert "node is not installed" in str(peer.find_peer())
     assert peer.choose_peer("node x.mjs") == peer.Peer(["node", "x.mjs"], "--peer node x.mjs")
+
+
+@pytest.mark.skipif(not REDIS, reason="redis-server is not installed")
+def test_bench_quick_says_where_the_cpu_went_for_each_shared_state_figure(quick_run: dict[str, Any]) -> None:
+    for key in SHARED:
+        note = quick_run["figures"][key]["note"]
+        shares = dict(re.findall(r"(the mock|Redis|the rest|idle) (\d+\.\d\d)", note))
+        assert set(shares) == {"the mock", "Redis", "the rest", "idle"}, note
+        assert float(shares["the mock"]) > 0, note  # the mock served the load: its processes used the CPU
+
+
+def test_process_cpu_counts_the_descendants_of_a_process() -> None:
+    """What a --workers mock uses is its workers' CPU: children of the serve process."""
+    from mock_server.bench.cpu import process_cpu
+
+    spin = "import sys, time\nt = time.process_time()\nwhile time.process_time() - t < 0.3: pass\nsys.stdin.read()"
+    parent = subprocess.Popen([sys.executable, "-c", "import subprocess, sys; subprocess.run([sys.executable, '-c', "
+                               f"{spin!r}], stdin=sys.stdin); sys.stdin.read()"], stdin=subprocess.PIPE)
+    try:
+        wait_until(lambda: process_cpu(parent.pid) >= 0.29, 20, every=0.05)  # the child's spin, in the parent's tree
+        assert process_cpu(2 ** 22 + 12345) == 0.0  # no such process: nothing, and no error
+    finally:
+        parent.communicate(b"", timeout=20)

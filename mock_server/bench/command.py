@@ -18,6 +18,7 @@ from pathlib import Path
 
 from ..core.config import MockConfig
 from ..core.errors import MockError
+from .cpu import machine_busy
 from .load import pick_load
 from .memory import measure_memory
 from .report import Figure, Report
@@ -46,8 +47,7 @@ class Options:
 
 def cpu_snapshot() -> tuple[float, float, float]:
     """(wall time, busy CPU seconds of the whole machine, CPU seconds of this process and its reaped children)."""
-    ticks = [int(n) for n in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
-    busy = (sum(ticks) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")  # all but idle and iowait
+    busy = machine_busy()
     own = os.times()
     return time.monotonic(), busy, own.user + own.system + own.children_user + own.children_system
 

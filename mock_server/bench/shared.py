@@ -8,6 +8,7 @@ and the report says why.
 from __future__ import annotations
 
 import functools
+import os
 import shutil
 import socket
 import subprocess
@@ -16,8 +17,10 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
 
 from .children import CLI_CHILD, ServedMock, end_process, plans
+from .cpu import machine_busy, process_cpu
 from .report import BenchError, Load, LoadResult, Report, Request
 
 SETUPS = {"memory": (), "redis": ("--state", "{redis}"), "redis_w2": ("--state", "{redis}", "--workers", "2")}
@@ -53,12 +56,13 @@ def start_redis(port: int, directory: str) -> subprocess.Popen[bytes]:
 
 
 @contextmanager
-def served_redis() -> Iterator[str]:
+def served_redis() -> Iterator[tuple[str, int]]:
+    """A ``redis-server`` for the run: its URL and its process id."""
     with tempfile.TemporaryDirectory(prefix="scalekit-mock-bench-redis-") as directory:
         port = free_port()
         process = start_redis(port, directory)
         try:
-            yield f"redis://127.0.0.1:{port}"
+            yield f"redis://127.0.0.1:{port}", process.pid
         finally:
             process.kill()
             process.wait(10)
@@ -90,27 +94,56 @@ def _sixteen(load: Load, url: str, requests: list[Request], seconds: float) -> L
     return load(url, requests, 16, seconds)
 
 
+@dataclass
+class CpuUse:
+    """Where the machine's CPU time went during a setup's slices, in seconds: the mock's processes (``serve`` and its
+    workers), Redis, and the whole machine (the rest is the load generator and whatever else ran)."""
+
+    wall: float = 0.0
+    mock: float = 0.0
+    redis: float = 0.0
+    machine: float = 0.0
+
+    def cores(self) -> str:
+        """Each share in cores of the machine (2.0 = two cores busy), as the figures' note says it."""
+        if self.wall <= 0:
+            return ""
+        rest = max(0.0, self.machine - self.mock - self.redis)
+        idle = max(0.0, os.cpu_count() or 1) - self.machine / self.wall
+        return (f"cores busy: the mock {self.mock / self.wall:.2f}, Redis {self.redis / self.wall:.2f}, the load "
+                f"generator and the rest {rest / self.wall:.2f}, idle {max(0.0, idle):.2f}")
+
+
 def measure_shared(report: Report, load: Load, seconds: float, rounds: int) -> None:
-    """Token and protected-API rates at 16 connections for each setup, in ``rounds`` interleaved slices."""
+    """Token and protected-API rates at 16 connections for each setup, in ``rounds`` interleaved slices; with each,
+    where the CPU time went (the workers' gain is bounded by the cores the load generator and Redis leave)."""
     if shutil.which("redis-server") is None:
         report.meta["shared_state"] = "not measured: redis-server is not installed (apt-get install redis-server)"
         return
     with ExitStack() as stack:
-        redis = stack.enter_context(served_redis())
-        jobs: dict[str, Callable[[float], LoadResult]] = {}
+        redis, redis_pid = stack.enter_context(served_redis())
+        jobs: dict[str, tuple[int, Callable[[float], LoadResult]]] = {}
         for number, (setup, args) in enumerate(SETUPS.items()):
             served = stack.enter_context(served_cli(*(a.replace("{redis}", f"{redis}/{number}") for a in args)))
             plan = plans(served.port)
             for kind, requests in (("token", plan["token"]), ("api_protected", plan["protected"])):
-                jobs[f"{kind}_c16_{setup}"] = functools.partial(_sixteen, load, served.url, requests)
+                jobs[f"{kind}_c16_{setup}"] = served.pid, functools.partial(_sixteen, load, served.url, requests)
         totals = dict.fromkeys(jobs, LoadResult(0, 0.0))
+        use = {key: CpuUse() for key in jobs}
         for _ in range(rounds):
-            for key, job in jobs.items():
+            for key, (pid, job) in jobs.items():
+                before = time.monotonic(), process_cpu(pid), process_cpu(redis_pid), machine_busy()
                 totals[key] += job(seconds / rounds)
+                after = time.monotonic(), process_cpu(pid), process_cpu(redis_pid), machine_busy()
+                spent = [b - a for a, b in zip(before, after, strict=True)]
+                slot = use[key]
+                slot.wall, slot.mock, slot.redis, slot.machine = (
+                    slot.wall + spent[0], slot.mock + spent[1], slot.redis + spent[2], slot.machine + spent[3])
     for key, total in totals.items():
         kind, _, setup = key.rpartition("_c16_")
         what = "token" if kind == "token" else "protected API"
-        report.add_load(key, f"{what}, 16 conns, {LABELS[setup]}", total)
+        figure = report.add_load(key, f"{what}, 16 conns, {LABELS[setup]}", total)
+        figure.note = "; ".join(part for part in (figure.note, use[key].cores()) if part)
     for kind in ("token", "api_protected"):
         ratio = report.compare(f"{kind}_c16_redis", f"{kind}_c16_memory")
         report.judge(f"{kind}_c16_redis", ">= 85%", ratio >= 0.85)
