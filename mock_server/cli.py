@@ -7,6 +7,7 @@ import argparse
 import datetime as dt
 import json
 import os
+import queue
 import re
 import signal
 import sys
@@ -222,12 +223,13 @@ def serve(args: argparse.Namespace) -> int:
     config = serve_config(args, os.environ)
     if args.workers != 1:
         return serve_workers(args, config)
-    server = MockServer(config, log=log_entry if config.log_requests else None).start()
+    log = RequestLog() if config.log_requests else None
+    server = MockServer(config, log=log).start()
     stop = _stop_on_signals()
     _warn_exposure(config, server.port)
     _print_control_token(server.control_token, config.control_token, args, os.environ)
     _print_banner(config, server.url, exports(server, os.environ, args.config))
-    return _serve_until(stop, server)
+    return _serve_until(stop, server, log)
 
 
 def serve_workers(args: argparse.Namespace, config: MockConfig) -> int:
@@ -297,7 +299,8 @@ def proxy_config(args: argparse.Namespace, environ: Mapping[str, str]) -> MockCo
 def run_proxy(args: argparse.Namespace) -> int:
     environ = os.environ
     config = proxy_config(args, environ)
-    server = MockServer(config, log=log_entry if config.log_requests else None).start()
+    log = RequestLog() if config.log_requests else None
+    server = MockServer(config, log=log).start()
     if server.url == config.upstream:
         server.stop()
         raise MockError(f"the upstream {config.upstream} is this proxy itself: name the real environment")
@@ -312,7 +315,7 @@ def run_proxy(args: argparse.Namespace) -> int:
     else:
         print("# and set SCALEKIT_CLIENT_ID and SCALEKIT_CLIENT_SECRET to your real ones: the upstream checks them")
     print(f"# journal, faults, clock, revocation: {server.url}/_mock/ (docs/control-plane.md, proxy mode)")
-    return _serve_until(stop, server)
+    return _serve_until(stop, server, log)
 
 
 def _warn_exposure(config: MockConfig, port: int) -> None:
@@ -334,17 +337,60 @@ def _stop_on_signals() -> threading.Event:
     return stop
 
 
-def _serve_until(stop: threading.Event, server: MockServer) -> int:
+def _serve_until(stop: threading.Event, server: MockServer, log: RequestLog | None) -> int:
     sys.stdout.flush()
     while not stop.wait(0.5):
         pass
     server.stop()
+    if log is not None:
+        log.close()
     print("# scalekit-mock stopped", file=sys.stderr)
     return 0
 
 
-def log_entry(entry: JournalEntry) -> None:
-    """One redacted line per request (the journal entry is already free of secrets and tokens)."""
+class RequestLog:
+    """The request log of ``serve`` and ``proxy``: a redacted line per request on stderr, written by a thread of its
+    own, so that a slow reader (a paused pager, a full pipe) never holds up a request. Past ``limit`` lines waiting,
+    further ones are counted instead, and the count is written once the reader catches up."""
+
+    blocks = False  # a request may be served on the event loop with this log (JournalMiddleware.computes_only)
+
+    def __init__(self, limit: int = 10_000) -> None:
+        self._lines: queue.Queue[JournalEntry | None] = queue.Queue(limit)
+        self._dropped = 0
+        self._lock = threading.Lock()
+        self._writer = threading.Thread(target=self._write, name="scalekit-mock-log", daemon=True)
+        self._writer.start()
+
+    def __call__(self, entry: JournalEntry) -> None:
+        try:
+            self._lines.put_nowait(entry)
+        except queue.Full:
+            with self._lock:
+                self._dropped += 1
+
+    def close(self, timeout: float = 5.0) -> None:
+        """Write what is waiting (for at most ``timeout`` seconds: the reader may be gone), then stop."""
+        try:
+            self._lines.put(None, timeout=timeout)
+        except queue.Full:
+            return
+        self._writer.join(timeout)
+
+    def _write(self) -> None:
+        while (entry := self._lines.get()) is not None:
+            with self._lock:
+                dropped, self._dropped = self._dropped, 0
+            try:
+                if dropped:
+                    print(f"# {dropped} request lines not written: the log was not read fast enough", file=sys.stderr)
+                print(log_line(entry), file=sys.stderr, flush=True)
+            except (OSError, ValueError):  # stderr closed or gone: the requests go on unlogged
+                continue
+
+
+def log_line(entry: JournalEntry) -> str:
+    """One redacted line for a request (the journal entry is already free of secrets and tokens)."""
     stamp = dt.datetime.fromtimestamp(entry.time, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     parts = [stamp, entry.method, entry.path, str(entry.status), entry.outcome or "-"]
     if entry.client_id:
@@ -358,7 +404,7 @@ def log_entry(entry: JournalEntry) -> None:
     if isinstance(upstream, dict):  # proxy mode: what the upstream answered, and how fast
         answer = upstream.get("status", upstream.get("error"))
         parts.append(f"upstream={answer} {1000 * float(upstream.get('latency', 0)):.0f}ms")
-    print(printable(" ".join(parts)), file=sys.stderr, flush=True)
+    return printable(" ".join(parts))
 
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")

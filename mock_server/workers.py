@@ -109,17 +109,20 @@ def _reserve(host: str) -> socket.socket:
 
 def _worker(config: MockConfig, log: bool, config_file: str | None, ready: Any) -> None:
     """One worker: serve until SIGTERM or SIGINT."""
-    from .cli import exports, log_entry
+    from .cli import RequestLog, exports
     from .server import MockServer
 
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     try:
-        server = MockServer(config, log=log_entry if log else None).start()
+        request_log = RequestLog() if log else None
+        server = MockServer(config, log=request_log).start()
     except Exception as exc:  # noqa: BLE001 - told to the parent, which says it and stops the others
         ready.put(("error", f"{type(exc).__name__}: {exc}"))
         return
     ready.put(("ready", exports(server, os.environ, config_file)))
     stop.wait()
     server.stop()
+    if request_log is not None:
+        request_log.close()

@@ -9,6 +9,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -188,3 +189,48 @@ def test_bench_options_reach_the_benchmark(capsys: pytest.CaptureFixture[str]) -
     assert "--quick" in capsys.readouterr().out
     assert main(["bench", "--no-such-option"]) == 2
     assert "unrecognized arguments: --no-such-option" in capsys.readouterr().err
+
+
+class _StuckStream:
+    """A stderr whose reader has stopped reading: every write waits until ``reading`` is set."""
+
+    def __init__(self) -> None:
+        self.reading, self.waiting = threading.Event(), threading.Event()
+        self.text: list[str] = []
+
+    def write(self, text: str) -> int:
+        self.waiting.set()
+        self.reading.wait(30)
+        self.text.append(text)
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+
+def test_the_request_log_never_holds_up_a_request_and_counts_what_it_could_not_write(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from mock_server.cli import RequestLog
+    from mock_server.core.journal import JournalEntry
+
+    stream = _StuckStream()
+    monkeypatch.setattr(sys, "stderr", stream)
+    log = RequestLog(limit=3)
+
+    def entry(n: int) -> JournalEntry:
+        return JournalEntry(seq=n, time=0.0, method="GET", path=f"/api/v1/{n}", query={}, headers={}, form=None,
+                            endpoint="api", transport="http", status=200, outcome="ok")
+
+    log(entry(0))
+    assert stream.waiting.wait(10)  # its line is being written, and the writing waits
+    done = threading.Event()
+    threading.Thread(target=lambda: ([log(entry(n)) for n in range(1, 10)], done.set()), daemon=True).start()
+    # Then nine more requests are logged at once though nothing is being written
+    assert done.wait(10)
+    stream.reading.set()
+    log.close()
+    written = "".join(stream.text)
+    # The first line was being written, three waited; the other six are counted, then the lines go on
+    assert written.count("GET /api/v1/") == 4, written
+    assert "# 6 request lines not written: the log was not read fast enough" in written
+    assert log.blocks is False  # so that serve's API calls may still be answered on the event loop

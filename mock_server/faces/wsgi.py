@@ -86,11 +86,13 @@ class JournalMiddleware:
 
         Only while nothing can make it wait: no fault queued (one may delay or hang it), the published document and
         the store loaded (the first call reads them: longer than the control plane may wait), no upstream to relay
-        to, no request log (its output may be a pipe nobody reads), and nothing to wait for from other processes:
+        to, no request log that may block (one that writes its lines itself, to a pipe nobody reads: ``serve``'s
+        ``cli.RequestLog`` says ``blocks = False``), and nothing to wait for from other processes:
         a shared state (``core/redis_state.py``) applies a write, and counts a rate-limited request, through Redis;
         its reads are this process's own. A fault queued in between is left for the next request (``may_block``)."""
         control = self.control
-        return (not control.faults and self.proxy is None and self.pipeline.log is None
+        log = self.pipeline.log
+        return (not control.faults and self.proxy is None and (log is None or getattr(log, "blocks", True) is False)
                 and control.resources.loaded
                 and (not control.backend.shared or (method == "GET" and control.rate_limiter.limit is None)))
 
