@@ -61,6 +61,8 @@ return out
 """
 # Append a batch of journal entries; keep the newest ARGV[1]; count what falls off the front as dropped. An entry's
 # seq is its place among all ever pushed (dropped + index + 1): the number of the batch's last is returned.
+# An entry as the journal list holds it; made once (json.dumps with options makes an encoder per call).
+_ENTRY_JSON = json.JSONEncoder(default=str, check_circular=False)
 _JOURNAL_PUSH = """
 local length = redis.call('RPUSH', KEYS[1], unpack(ARGV, 2))
 local extra = length - tonumber(ARGV[1])
@@ -392,7 +394,7 @@ class SharedJournal(Journal):
             if not batch:
                 return
             try:
-                texts = [json.dumps(vars(e), default=str) for e in batch]  # asdict's deep copy costs 5x
+                texts = [_ENTRY_JSON.encode(vars(e)) for e in batch]  # asdict's deep copy costs 5x
                 last = int(self._state.call(lambda r: self._push(keys=[JOURNAL, JOURNAL_META],
                                                                  args=[self.size, *texts])))
             except StateUnavailable:
