@@ -375,7 +375,8 @@ class SharedJournal(Journal):
         with self._buffered:  # never the lock a push holds: a request does not wait for Redis
             self._buffer.append(entry)
             del self._buffer[:-self.size]  # Redis away for long: the newest entries are kept, as in the ring
-        self._pending.set()
+        if not self._pending.is_set():  # set() takes a lock and wakes waiters: once per push is enough
+            self._pending.set()
 
     def flusher(self) -> None:
         while not self._state._closed.is_set():

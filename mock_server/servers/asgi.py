@@ -95,14 +95,16 @@ class AsgiDispatcher:
     async def _rest(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
         body, too_big = await _read_body(receive, MAX_BODY_BYTES)
         family = classify(scope["path"])
+        request = None
         if family in HOT_FAMILIES:  # the pipeline's own endpoints: the Request straight from the scope
-            job = functools.partial(self.middleware.serve, Request.from_asgi(scope, body, too_big), family)
+            request = Request.from_asgi(scope, body, too_big)
+            job = functools.partial(self.middleware.serve, request, family)
         else:
             job = functools.partial(call_wsgi, self.wsgi_app, _environ(scope, body, too_big))
         loop = asyncio.get_running_loop()
         try:
-            if family == "api" and self.middleware.computes_only(scope["method"]):
-                reply = self.middleware.serve(Request.from_asgi(scope, body, too_big), family, may_block=False)
+            if request is not None and family == "api" and self.middleware.computes_only(request.method):
+                reply = self.middleware.serve(request, family, may_block=False)
             else:
                 reply = await loop.run_in_executor(self.control_pool if family == "control" else self.pool, job)
         except Dropped:
