@@ -378,15 +378,19 @@ class RequestLog:
         self._writer.join(timeout)
 
     def _write(self) -> None:
-        while (entry := self._lines.get()) is not None:
+        while True:
+            entry = self._lines.get()
             with self._lock:
                 dropped, self._dropped = self._dropped, 0
             try:
-                if dropped:
+                if dropped:  # said before the next line, or at the end
                     print(f"# {dropped} request lines not written: the log was not read fast enough", file=sys.stderr)
+                if entry is None:
+                    return
                 print(log_line(entry), file=sys.stderr, flush=True)
             except (OSError, ValueError):  # stderr closed or gone: the requests go on unlogged
-                continue
+                if entry is None:
+                    return
 
 
 def log_line(entry: JournalEntry) -> str:
