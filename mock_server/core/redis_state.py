@@ -63,10 +63,10 @@ for i = 1, #all, 2 do
 end
 return out
 """
-# Append a batch of journal entries; keep the newest ARGV[1]; count what falls off the front as dropped. An entry's
-# seq is its place among all ever pushed (dropped + index + 1): the number of the batch's last is returned.
 # An entry as the journal list holds it; made once (json.dumps with options makes an encoder per call).
 _ENTRY_JSON = json.JSONEncoder(default=str, check_circular=False)
+# Append a batch of journal entries; keep the newest ARGV[1]; count what falls off the front as dropped. An entry's
+# seq is its place among all ever pushed (dropped + index + 1): the number of the batch's last is returned.
 _JOURNAL_PUSH = """
 local length = redis.call('RPUSH', KEYS[1], unpack(ARGV, 2))
 local extra = length - tonumber(ARGV[1])

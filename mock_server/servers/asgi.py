@@ -7,10 +7,11 @@ pipeline; the others (keys, discovery, the control plane: Flask's views) as a WS
 pool so a delayed or hung request never blocks the event loop; control-plane requests on a pool of their own, so
 that hung requests never hold them up. An API call, REST or gRPC, is answered on the loop itself while nothing can
 make it wait (``JournalMiddleware.computes_only``: no fault queued, the resources loaded, no upstream, no request
-log, nothing to wait for from other processes): its work is then computation (a cached token check, the store, the
-encoding) and a thread hop would cost more than it; else it goes to the pool too. A token request always goes to
-the pool: signing takes longer than the loop should wait, and runs in parallel there. A message over 4 MiB (gRPC's
-own default receive limit) gets RESOURCE_EXHAUSTED without reaching the face (and without a journal entry).
+log that may block, nothing to wait for from other processes): its work is then computation (a cached token
+check, the store, the encoding) and a thread hop would cost more than it; else it goes to the pool too. A token
+request always goes to the pool: signing takes longer than the loop should wait, and runs in parallel there. A
+message over 4 MiB (gRPC's own default receive limit) gets RESOURCE_EXHAUSTED without reaching the face (and
+without a journal entry).
 
 A ``drop`` fault closes an HTTP/1.1 connection with no answer at all: the server registers each connection's
 transport here (``connections``, by peer address), since ASGI has no way to do it. Over HTTP/2, where the
@@ -95,18 +96,16 @@ class AsgiDispatcher:
     async def _rest(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
         body, too_big = await _read_body(receive, MAX_BODY_BYTES)
         family = classify(scope["path"])
-        request = None
-        if family in HOT_FAMILIES:  # the pipeline's own endpoints: the Request straight from the scope
-            request = Request.from_asgi(scope, body, too_big)
-            job = functools.partial(self.middleware.serve, request, family)
-        else:
-            job = functools.partial(call_wsgi, self.wsgi_app, _environ(scope, body, too_big))
-        loop = asyncio.get_running_loop()
+        # The pipeline's own endpoints get the Request straight from the scope; the others a WSGI environ.
+        request = Request.from_asgi(scope, body, too_big) if family in HOT_FAMILIES else None
         try:
             if request is not None and family == "api" and self.middleware.computes_only(request.method):
                 reply = self.middleware.serve(request, family, may_block=False)
             else:
-                reply = await loop.run_in_executor(self.control_pool if family == "control" else self.pool, job)
+                job = (functools.partial(self.middleware.serve, request, family) if request is not None
+                       else functools.partial(call_wsgi, self.wsgi_app, _environ(scope, body, too_big)))
+                pool = self.control_pool if family == "control" else self.pool
+                reply = await asyncio.get_running_loop().run_in_executor(pool, job)
         except Dropped:
             transport = self.connections.pop(tuple(scope.get("client") or ()), None)
             if transport is not None:  # HTTP/1.1: closed unanswered
