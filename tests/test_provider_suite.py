@@ -12,6 +12,7 @@ import os
 import re
 import select
 import socket
+import string
 import subprocess
 import sys
 import threading
@@ -21,6 +22,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from contract_tests import report as render
 from contract_tests.cli import main
@@ -376,10 +379,21 @@ def test_redactor_hides_secrets_tokens_and_environment_specifics() -> None:
         "SCALEKIT_CLIENT_SECRET": "s3cr3t-value"}).credentials)
     redactor = Redactor(target)
     body = {"access_token": "eyJhbGciOi.eyJzdWIi.c2ln", "client_secret": "anything", "note": "s3cr3t-value!",
-            "iss": "https://acme.scalekit.dev/keys", "kid": "snk_82937465019283746", "sub": "skc_1", "n": "A" * 50}
+            "iss": "https://acme.scalekit.dev/keys", "kid": "snk_82937465019283746", "sub": "skc_1", "n": "A" * 50,
+            "modulus": "mBgbF8IcRbee4niD7_mZEp9zelZ0XbK2xsHjZd-u6bJqL1CMDMBBLoXKCcr4vFLuldQi_lJ40ZuJ0-GG4EY3O0cw"
+                       "_kbndLMMy_7GUjh-RUMheHe0v2QAcFcwq4TsjwM8FEgeyDJzMiT38HVzK3O8pcFBJQ45csEGcumtQpnQHDIUADOzfZeHQ6"
+                       "fLz58370012nxW"}  # a modulus that came up in CI, with a run of digits in it
     assert redactor.value(body) == {
         "access_token": "<jwt>", "client_secret": "<secret>", "note": "<secret>!", "iss": "{environment_url}/keys",
-        "kid": "snk_<digits>", "sub": "{client_id}", "n": "<base64url>"}
+        "kid": "snk_<digits>", "sub": "{client_id}", "n": "<base64url>", "modulus": "<base64url>"}
+
+
+@given(st.text(alphabet=string.ascii_letters + string.digits + "-_", min_size=40))
+def test_a_long_base64url_value_is_one_placeholder_whatever_digits_it_holds(value: str) -> None:
+    # Given a key modulus, which is random and so may hold a run of six digits, then it always reads the same
+    target = Target.from_env({"SCALEKIT_ENVIRONMENT_URL": "https://acme.scalekit.dev", "SCALEKIT_CLIENT_ID": "skc_1",
+                              "SCALEKIT_CLIENT_SECRET": "s3cr3t.value"})  # a secret no such value can hold
+    assert Redactor(target).text(value) == "<base64url>"
 
 
 @pytest.mark.parametrize(("environ", "says"), [

@@ -3,7 +3,8 @@
 Normalizing takes out everything that is secret, or that differs between two faithful environments
 without meaning anything: secrets become ``<secret>``, tokens ``<jwt>``, the environment URL
 ``{environment_url}``, the client ids ``{client_id}`` and ``{limited_client_id}``, runs of six or more
-digits ``<digits>`` (key ids, request ids) and long base64url values ``<base64url>`` (key moduli). Only
+digits ``<digits>`` (key ids, request ids) and a whole value of 40 or more base64url characters
+``<base64url>`` (key moduli, whatever digits they hold by chance). Only
 the headers that carry part of the contract are kept. A JWT is kept as its header and the names and
 JSON types of its claims, never its values. The API's success body is kept as its shape (the type
 of every value), since a sandbox's data is its own.
@@ -56,10 +57,11 @@ class Redactor:
         for secret in self._secrets:
             value = value.replace(secret, "<secret>")
         value = _JWT.sub("<jwt>", value)
+        if _BASE64URL.fullmatch(value):  # before the digits: a key's modulus holds runs of them, by chance
+            return "<base64url>"
         for name, placeholder in self._names:
             value = value.replace(name, placeholder)
-        value = _DIGITS.sub("<digits>", value)
-        return "<base64url>" if _BASE64URL.fullmatch(value) else value
+        return _DIGITS.sub("<digits>", value)
 
     def value(self, value: Any, key: str = "") -> Any:
         if isinstance(value, dict):
