@@ -23,6 +23,7 @@ from redis_server import RedisServer, free_port
 
 from mock_server import MockServer
 from mock_server.core.config import MockConfig
+from mock_server.core.redis_state import RedisState
 
 ORGS = "/api/v1/organizations"
 JSON = {"Content-Type": "application/json"}
@@ -281,3 +282,30 @@ def test_redis_going_away_gives_503s_with_a_body_and_the_mock_recovers(tmp_path:
     finally:
         mock.stop()
         store.remove()
+
+
+def test_stopping_while_a_thread_talks_to_redis_ends_the_thread_quietly(redis_server: RedisServer,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given a state whose connection close() takes away in the middle of a read and of a push (what redis-py
+    # raises then is not one of its own errors)
+    state = RedisState(redis_server.db(3), 10)
+    state._available = True
+
+    def closed_under(*_args: Any, **_kwargs: Any) -> Any:
+        state._closed.set()
+        raise ValueError("I/O operation on closed file.")
+
+    monkeypatch.setattr(state.redis, "xread", closed_under)
+    monkeypatch.setattr(state.journal, "flush", closed_under)
+    state.journal._pending.set()
+    monkeypatch.setattr("mock_server.core.redis_state.FLUSH_WINDOW", 0)
+    # When each thread's loop runs, then it returns, with no exception for pytest to report
+    state._follow()
+    state._closed.clear()
+    state.journal.flusher()
+    # And the same error while the state is open is not swallowed
+    state._closed.clear()
+    monkeypatch.setattr(state.redis, "xread", lambda *a, **k: (_ for _ in ()).throw(ValueError("a bug")))
+    with pytest.raises(ValueError, match="a bug"):
+        state._follow()
+    state.redis.close()

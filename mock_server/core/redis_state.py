@@ -251,9 +251,11 @@ class RedisState:
                 if batch:
                     self._apply_batch(batch)
                     self.redis.hset(WORKERS, self.worker, self._applied)
-            except redis.RedisError:
+            except Exception as exc:  # close() may take the connection from under this read
                 if self._closed.is_set():
                     return
+                if not isinstance(exc, redis.RedisError):
+                    raise
                 self._lost()
                 self._recover()
 
@@ -391,6 +393,10 @@ class SharedJournal(Journal):
                 self.flush()
             except StateUnavailable:
                 time.sleep(RECONNECT_PAUSE)
+            except Exception:  # close() may take the connection from under this push
+                if not self._state._closed.is_set():
+                    raise
+                return
 
     def flush(self) -> None:
         with self._flushing:  # one push at a time, so batches reach Redis in the order they were taken
