@@ -23,7 +23,8 @@ from redis_server import RedisServer, free_port
 
 from mock_server import MockServer
 from mock_server.core.config import MockConfig
-from mock_server.core.redis_state import RedisState
+from mock_server.core.journal import JournalEntry
+from mock_server.core.redis_state import JOURNAL, RedisState
 
 ORGS = "/api/v1/organizations"
 JSON = {"Content-Type": "application/json"}
@@ -309,3 +310,41 @@ def test_stopping_while_a_thread_talks_to_redis_ends_the_thread_quietly(redis_se
     with pytest.raises(ValueError, match="a bug"):
         state._follow()
     state.redis.close()
+
+
+def _entry(n: int, **extra: Any) -> JournalEntry:
+    return JournalEntry(seq=0, time=float(n), method="GET", path=f"/api/v1/organizations/{n}", query={},
+                        headers={}, form=None, endpoint="api", status=200, outcome="ok", extra=extra)
+
+
+def test_a_journal_buffer_larger_than_one_push_reaches_redis_whole_and_in_order(redis_server: RedisServer) -> None:
+    # Given a buffer that grew while Redis was away, past what Redis's Lua can unpack from one call (about 8,000)
+    state = RedisState(redis_server.db(4), 10_000)
+    try:
+        state.redis.flushdb()
+        for n in range(1, 9_001):
+            state.journal.record(_entry(n))
+        # When it is pushed, then every entry is in Redis once, numbered in order, and nothing is left to push
+        state.journal.flush()
+        assert state.redis.llen(JOURNAL) == 9_000
+        assert [json.loads(t)["path"] for t in state.redis.lrange(JOURNAL, 0, 2)] == [
+            f"/api/v1/organizations/{n}" for n in (1, 2, 3)]
+        assert state.journal._buffer == []
+    finally:
+        state.redis.close()
+
+
+def test_a_journal_entry_orjson_refuses_is_still_pushed(redis_server: RedisServer) -> None:
+    # Given an entry with an integer past 64 bits (orjson's limit) beside an ordinary one
+    state = RedisState(redis_server.db(5), 100)
+    try:
+        state.redis.flushdb()
+        state.journal.record(_entry(1, big=2 ** 70, when=Path("/x")))
+        state.journal.record(_entry(2))
+        state.journal.flush()
+        # Then both are in the journal, the big one exact and what JSON cannot hold as its text
+        first, second = (json.loads(t) for t in state.redis.lrange(JOURNAL, 0, -1))
+        assert first["extra"] == {"big": 2 ** 70, "when": "/x"}
+        assert second["path"] == "/api/v1/organizations/2"
+    finally:
+        state.redis.close()

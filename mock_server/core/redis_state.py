@@ -34,6 +34,7 @@ import redis
 
 from .errors import ConfigError, HttpError, MockError, StateUnavailable
 from .journal import Journal, JournalEntry
+from .jsontext import compact
 from .state import Applier, shown_url
 
 if TYPE_CHECKING:
@@ -63,8 +64,9 @@ for i = 1, #all, 2 do
 end
 return out
 """
-# An entry as the journal list holds it; made once (json.dumps with options makes an encoder per call).
-_ENTRY_JSON = json.JSONEncoder(default=str, check_circular=False)
+# The most entries one push sends: Redis's Lua unpacks at most about 8,000 values (a buffer that grew while Redis
+# was away is larger).
+PUSH_CHUNK = 1000
 # Append a batch of journal entries; keep the newest ARGV[1]; count what falls off the front as dropped. An entry's
 # seq is its place among all ever pushed (dropped + index + 1): the number of the batch's last is returned.
 _JOURNAL_PUSH = """
@@ -402,18 +404,18 @@ class SharedJournal(Journal):
         with self._flushing:  # one push at a time, so batches reach Redis in the order they were taken
             with self._buffered:
                 batch, self._buffer = self._buffer, []
-            if not batch:
-                return
-            try:
-                texts = [_ENTRY_JSON.encode(vars(e)) for e in batch]  # asdict's deep copy costs 5x
-                last = int(self._state.call(lambda r: self._push(keys=[JOURNAL, JOURNAL_META],
-                                                                 args=[self.size, *texts])))
-            except StateUnavailable:
-                with self._buffered:
-                    self._buffer[:0] = batch
-                raise
-            for number, entry in enumerate(batch, last - len(batch) + 1):
-                entry.seq = number
+            for start in range(0, len(batch), PUSH_CHUNK):
+                chunk = batch[start:start + PUSH_CHUNK]
+                args = [self.size, *(compact(vars(e), default=str) for e in chunk)]  # vars: asdict's copy costs 5x
+                try:
+                    last = int(self._state.call(lambda r: self._push(keys=[JOURNAL, JOURNAL_META],
+                                                                     args=args)))  # noqa: B023 - called at once
+                except StateUnavailable:
+                    with self._buffered:
+                        self._buffer[:0] = batch[start:]
+                    raise
+                for number, entry in enumerate(chunk, last - len(chunk) + 1):
+                    entry.seq = number
 
     def entries(self, **filters: Any) -> list[dict[str, Any]]:
         self._refresh()

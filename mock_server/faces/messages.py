@@ -22,7 +22,7 @@ from google.protobuf.message import DecodeError, Message
 
 from ..core.data import fixtures_dir
 from ..core.errors import ApiError
-from .rest import compact_json
+from ..core.jsontext import compact
 
 DESCRIPTOR_SET = "scalekit-v1.binpb"
 
@@ -52,10 +52,10 @@ class Rpc:
 
         Clients read the same resources again and again, and ``ParseDict`` costs several times the JSON text of
         the answer: encodings are kept by that text (a bounded cache, so a changed resource is a new entry)."""
-        return self._encode(compact_json(message))
+        return self._encode(compact(message))
 
     @functools.lru_cache(maxsize=512)  # noqa: B019 - an Rpc lives as long as the process's catalog
-    def _encode(self, text: str) -> bytes:
+    def _encode(self, text: bytes) -> bytes:
         return json_format.Parse(text, self.response(), ignore_unknown_fields=True).SerializeToString()
 
 

@@ -8,7 +8,6 @@ so every error body comes from one place.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,6 +15,7 @@ from ..core.bodies import api_error_body, oauth_error_body
 from ..core.data import Fixtures
 from ..core.errors import ApiError, HttpError, OAuthError
 from ..core.journal import JournalEntry
+from ..core.jsontext import compact
 
 NO_STORE = (("Cache-Control", "no-store"), ("Pragma", "no-cache"))
 
@@ -38,17 +38,7 @@ class Reply:
 
 
 def json_reply(payload: Any, status: int = 200, headers: Any = ()) -> Reply:
-    return Reply(status, compact_json(payload).encode(), headers=list(headers))
-
-
-# Made once (json.dumps with options makes an encoder per call); no check for circular references, which JSON
-# data (the fixtures, the published document, what clients send) cannot hold: about a third of the encoding's cost.
-_COMPACT = json.JSONEncoder(separators=(",", ":"), check_circular=False)
-
-
-def compact_json(payload: Any) -> str:
-    """``payload`` as JSON without spaces: what the REST face sends, and what the gRPC face keys encodings by."""
-    return _COMPACT.encode(payload)
+    return Reply(status, compact(payload), headers=list(headers))
 
 
 def error_reply(fixtures: Fixtures, error: HttpError, entry: JournalEntry | None) -> Reply:

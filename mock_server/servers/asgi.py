@@ -28,12 +28,12 @@ from __future__ import annotations
 import asyncio
 import functools
 import io
-import json
 import sys
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from ..core.jsontext import compact
 from ..faces.grpc import MAX_MESSAGE_BYTES, GrpcAnswer, GrpcFace
 from ..faces.rest import Reply, protocol_error_body
 from ..faces.wsgi import HOT_FAMILIES, JournalMiddleware, call_wsgi, classify
@@ -120,7 +120,7 @@ class AsgiDispatcher:
     def protocol_error(self, detail: str, path: str) -> bytes:
         """The JSON body of a 400 for a request the HTTP parser refuses (``uvicorn_server._Http1``)."""
         body = protocol_error_body(self.grpc.control.fixtures, classify(path), 400, detail)
-        return json.dumps(body, separators=(",", ":")).encode()
+        return compact(body)
 
 
 async def _read_body(receive: Receive, limit: int) -> tuple[bytes, int]:
