@@ -9,8 +9,8 @@ quotes counts and fingerprints) must be the first run's. Which checks:
   ``expires_in`` and 5 s before, a retry after a 503 and after a 429's ``Retry-After``, a timeout on the token
   endpoint and on the API...). It must fail its own check in every run. The twin is, in all pairs but one, another
   faulty driver's check, so each check is judged on a client whose bug it is about and on one whose bug lies
-  beside it. The runs keep the default hang bound (10 s), not test_drivers.py's 3 s, at which the reference
-  client's own 3 s timeout fails both hang checks too.
+  beside it. The runs keep the default hang bound (10 s), not test_drivers.py's 5 s (above the reference client's
+  own 3 s timeout, so that there too only the missing timeout fails them).
 - **A shipped driver** runs, below 10 runs, the checks whose verdict is a race against thread scheduling or the wall
   clock (``RACES``): the concurrency checks (eight threads against a token response held back 0.5 s) and the retry
   and backoff checks (gaps on the journal's clock against 0.1 s and 0.9 s). A hang check races the client's own
