@@ -48,6 +48,11 @@ class MockServer:
     Bound beyond loopback, anyone on the network reaches ``/_mock/``: the mock then makes a control token
     (``control_token``) unless the config gives one, and refuses ``/_mock/`` requests without it. Its own methods
     call the control plane in process and need none.
+
+    ``log`` is called with each request's journal entry (already redacted) once it is answered. It is called on the
+    server's thread, so a slow one holds requests up: API calls then go to the thread pool, unless the callable says
+    it never blocks with an attribute ``blocks = False`` (as ``cli.RequestLog`` does, writing from a thread of its
+    own), and they are answered on the event loop.
     """
 
     def __init__(self, config: MockConfig | None = None, *, log: Callable[[JournalEntry], None] | None = None,
