@@ -20,9 +20,5 @@ def compact(payload: Any, default: Callable[[Any], Any] | None = None) -> bytes:
     one, such a value is an error: ``TypeError``)."""
     try:
         return orjson.dumps(payload, default=default)
-    except orjson.JSONEncodeError as exc:
-        try:
-            return json.dumps(payload, separators=(",", ":"), ensure_ascii=False, check_circular=False,
-                              default=default).encode()
-        except ValueError as fallback_error:  # json's own refusal (a NaN is written, not refused)
-            raise TypeError(str(fallback_error)) from exc
+    except orjson.JSONEncodeError:  # the rare path: the standard encoder's speed does not matter here
+        return json.dumps(payload, separators=(",", ":"), ensure_ascii=False, default=default).encode()
