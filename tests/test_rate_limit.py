@@ -84,6 +84,26 @@ def test_clock_set_back_starts_a_new_window() -> None:
     assert limiter.admit("api") and not limiter.admit("api")
 
 
+def test_times_from_a_shared_log_a_little_out_of_order_are_all_counted() -> None:
+    # Given requests whose times reach the log out of order (submitted by two processes in the same millisecond)
+    limiter = RateLimiter(SPEC, FakeClock(100.003), 3)
+    admitted = [limiter.admit("api", now) for now in (100.002, 100.001, 100.003, 100.000)]
+    # Then the window counts them all: an earlier time is not the clock set back
+    assert admitted == [True, True, True, False] and limiter.state()["in_window"] == 3
+
+
+def test_the_clock_set_before_a_counted_request_empties_the_window_and_after_it_does_not() -> None:
+    clock = FakeClock(100.0)
+    limiter = RateLimiter(SPEC, clock, 1)
+    assert limiter.admit("api", 100.0)
+    clock.now = 150.0
+    limiter.clock_set(150.0)  # later than what was counted: the request at 100 is still in the window
+    assert not limiter.admit("api", 150.0)
+    clock.now = 50.0
+    limiter.clock_set(50.0)  # before it: what was counted lies in the future
+    assert limiter.admit("api", 50.0) and limiter.state()["in_window"] == 1
+
+
 @pytest.mark.parametrize("spec", [{"families": ["api", "web"], "headers": {}}, {"families": "api", "headers": {}},
                                   {"families": ["api"], "headers": {"Retry-After": 1}}, {"families": ["api"]}])
 def test_malformed_fixture_is_a_config_error(spec: dict[str, Any]) -> None:

@@ -195,6 +195,31 @@ def test_the_rate_limit_counts_requests_to_every_process(ab: tuple[Served, Serve
     assert b.api(token).json()["details"][0]["error_code"] == "RATE_LIMITED"
 
 
+def test_concurrent_requests_to_both_processes_are_admitted_exactly_up_to_the_limit(ab: tuple[Served, Served]) -> None:
+    # Given a limit, and 16 threads sending 200 API calls to both processes at once (their times reach the log a
+    # little out of order: before, each such time read as the clock set back, and emptied the window)
+    a, b = ab
+    token = a.token()
+    a.control("PUT", "rate-limit", {"requests_per_minute": 50})
+    with concurrent.futures.ThreadPoolExecutor(16) as pool:
+        codes = list(pool.map(lambda i: (a if i % 2 else b).api(token).status_code, range(200)))
+    # Then exactly the limit is admitted in the minute (the burst takes seconds), and both processes count it
+    assert (codes.count(200), codes.count(429)) == (50, 150)
+    assert a.control("GET", "rate-limit")["in_window"] == b.control("GET", "rate-limit")["in_window"] == 50
+
+
+def test_setting_the_clock_back_before_a_counted_request_empties_the_window_everywhere(
+        ab: tuple[Served, Served]) -> None:
+    a, b = ab
+    token = a.token()
+    a.control("PUT", "rate-limit", {"requests_per_minute": 2})
+    assert [a.api(token).status_code, b.api(token).status_code, a.api(token).status_code] == [200, 200, 429]
+    now = a.control("GET", "clock")["now"]
+    a.control("POST", "clock/set", {"now": now - 3600})
+    token = b.token()  # (the first was issued in what is now the future)
+    assert [b.api(token).status_code, a.api(token).status_code, b.api(token).status_code] == [200, 200, 429]
+
+
 def test_serve_workers_two_processes_on_one_port(redis_server: RedisServer) -> None:
     port = free_port()  # database 1: the module's pair of processes is environment 0
     command = [sys.executable, "-m", "mock_server.cli", "serve", "--port", str(port), "--quiet", "--state",

@@ -132,11 +132,13 @@ class ControlPlane:
     def set_clock(self, timestamp: float) -> float:
         if not _in_clock_range(timestamp):
             raise ControlError(f"'now' must be a Unix time from 0 to {MAX_TIME:.0f} (year 9999)")
-        self.backend.submit("set_clock_offset", self.clock.offset_for(timestamp))
+        self.backend.submit("set_clock_offset", self.clock.offset_for(timestamp), timestamp)
         return self.now()
 
-    def _apply_set_clock_offset(self, offset: float) -> None:
+    def _apply_set_clock_offset(self, offset: float, timestamp: float | None = None) -> None:
         self.clock.set_offset(offset)
+        if timestamp is not None:  # set back before a counted request: the rate limit's window starts anew
+            self.rate_limiter.clock_set(timestamp)
 
     # -- proxy mode ---------------------------------------------------------------------------
     def _mock_only(self, what: str, why: str) -> None:
@@ -292,8 +294,7 @@ class ControlPlane:
         return self.backend.submit("admit", family, self.now(), wait_all=False)  # type: ignore[no-any-return]
 
     def _apply_admit(self, family: str, now: float) -> bool:
-        with self.clock.pinned(now):
-            return self.rate_limiter.admit(family)
+        return self.rate_limiter.admit(family, now)
 
     def rate_limit(self) -> dict[str, Any]:
         """The limit (``requests_per_minute``, ``None`` when off), what counts, and the current window."""

@@ -56,20 +56,34 @@ class RateLimiter:
             self.limit = limit
             self._times.clear()
 
-    def admit(self, family: str) -> bool:
-        """Whether a request of ``family`` may be served now; an admitted request is counted."""
+    def admit(self, family: str, now: float | None = None) -> bool:
+        """Whether a request of ``family`` may be served now; an admitted request is counted.
+
+        ``now``: the request's time as a shared log carries it (``core/redis_state.py``). Requests submitted by
+        several processes (or threads) reach the log a little out of time order; such a time is counted as the
+        latest one counted, never read as the clock set back (that is ``clock_set``, applied in log order too)."""
         if family not in self.families:
             return True
         with self._lock:
             limit = self.limit
             if limit is None:  # turned off meanwhile
                 return True
-            times, now = self._times, self._clock()  # read under the lock: the window stays in time order
-            self._expire(now)
+            times = self._times
+            if now is None:
+                now = self._clock()  # read under the lock: the window stays in time order
+                self._expire(now)
+            else:
+                now = max(now, times[-1]) if times else now
+                self._expire(now)
             if len(times) >= limit:
                 return False
             times.append(now)
             return True
+
+    def clock_set(self, now: float) -> None:
+        """The clock was set to ``now``: if that is before a counted request, the window starts anew."""
+        with self._lock:
+            self._expire(now)
 
     def _expire(self, now: float) -> None:
         times = self._times
