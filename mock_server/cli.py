@@ -385,12 +385,12 @@ class RequestLog:
             try:
                 if dropped:  # said before the next line, or at the end
                     print(f"# {dropped} request lines not written: the log was not read fast enough", file=sys.stderr)
-                if entry is None:
-                    return
-                print(log_line(entry), file=sys.stderr, flush=True)
+                if entry is not None:
+                    print(log_line(entry), file=sys.stderr, flush=True)
             except (OSError, ValueError):  # stderr closed or gone: the requests go on unlogged
-                if entry is None:
-                    return
+                pass
+            if entry is None:
+                return
 
 
 def log_line(entry: JournalEntry) -> str:

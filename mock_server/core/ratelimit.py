@@ -71,10 +71,9 @@ class RateLimiter:
             times = self._times
             if now is None:
                 now = self._clock()  # read under the lock: the window stays in time order
-                self._expire(now)
-            else:
-                now = max(now, times[-1]) if times else now
-                self._expire(now)
+            elif times:
+                now = max(now, times[-1])
+            self._expire(now)
             if len(times) >= limit:
                 return False
             times.append(now)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from flask import Response, current_app, request
@@ -10,6 +9,7 @@ from flask import Response, current_app, request
 from ...core.control import ControlPlane
 from ...core.errors import HttpError
 from ...core.journal import JournalEntry
+from ...core.jsontext import compact
 from ...faces.rest import error_reply
 from ...faces.wsgi_keys import ENTRY, status_line
 from ...pipeline.guard import Guard
@@ -34,7 +34,7 @@ def entry() -> JournalEntry | None:
 
 
 def json_response(payload: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    response = Response(json.dumps(payload, separators=(",", ":")), status=status_line(status),
+    response = Response(compact(payload), status=status_line(status),
                         mimetype="application/json")
     for name, value in (headers or {}).items():
         response.headers[name] = value
